@@ -1,0 +1,86 @@
+"""The Actor base class and the Context an actor uses to reach the rest of its node."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, ClassVar
+
+import trio
+
+from ._address import Address, Route
+from ._mailbox import DEFAULT_MAILBOX_SIZE, Mailbox
+from ._message import LocalMessage
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+log = logging.getLogger("ockam.actor")
+
+
+class Context:
+    """An actor's view of its node: its addresses, its mailbox, and ways to send."""
+
+    __slots__ = ("addresses", "mailbox", "node")
+
+    def __init__(self, node: Node, addresses: tuple[Address, ...], mailbox: Mailbox) -> None:
+        self.node = node
+        self.addresses = addresses
+        self.mailbox = mailbox
+
+    @property
+    def address(self) -> Address:
+        """The actor's primary address."""
+        return self.addresses[0]
+
+    async def send(self, message: LocalMessage) -> bool:
+        """Route `message` by its onward route; False when it was dropped."""
+        return await self.node.router.send(message)
+
+    async def send_to(self, route: Route, payload: bytes) -> bool:
+        """Send `payload` along `route`, with this actor as the return route."""
+        return await self.node.router.send(LocalMessage(route, Route((self.address,)), payload))
+
+    async def reply(self, message: LocalMessage, payload: bytes) -> bool:
+        """Answer `message` along its return route."""
+        return await self.node.router.send(message.reply(payload, sender=self.address))
+
+    async def forward(self, message: LocalMessage) -> bool:
+        """Pop this actor off `message`'s onward route and send it on."""
+        return await self.node.router.send(message.step())
+
+
+class Actor:
+    """A worker: one mailbox, one task, one message at a time.
+
+    Subclasses override `handle_message`. An actor that owns other tasks or I/O (a connection,
+    a portal) overrides `run` and starts them in its own nursery; whatever `run` leaves behind
+    is cancelled when the actor stops.
+
+    The node sets `self.ctx` before `run` is called.
+    """
+
+    mailbox_size: ClassVar[int | float] = DEFAULT_MAILBOX_SIZE
+    """How many messages may wait in this actor's mailbox before senders wait."""
+
+    ctx: Context
+
+    async def on_start(self) -> None:
+        """Called before the actor reports ready, and again after each restart."""
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        """Handle one message. The default drops it with a log line."""
+        log.warning(
+            "%s (%s) has no handler; dropped a message", self.ctx.address, type(self).__name__
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Take messages from the mailbox one at a time until cancelled."""
+        await self.on_start()
+        task_status.started()
+        mailbox = self.ctx.mailbox
+        while True:
+            try:
+                message = await mailbox.get()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            await self.handle_message(message)

@@ -1,0 +1,27 @@
+"""Exceptions of the runtime, each with a message a user can act on."""
+
+from __future__ import annotations
+
+
+class OckamError(Exception):
+    """Base class of every error trio-ockam raises on purpose."""
+
+
+class AddressInUse(OckamError):
+    """A worker is already registered at that address on this node."""
+
+
+class MailboxClosed(OckamError):
+    """The worker behind a mailbox has stopped."""
+
+
+class RequestTimeout(OckamError):
+    """No reply came back along a route within the time allowed."""
+
+
+class TransportError(OckamError):
+    """A transport could not reach, or lost, its peer."""
+
+
+class NodeStopped(OckamError):
+    """The node is shutting down and takes no new work."""

@@ -1,0 +1,240 @@
+"""The Node: a root nursery, a router, supervised actors and the request/reply call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import trio
+
+from ._actor import Actor, Context
+from ._address import Address, Route, local, random_address
+from ._errors import NodeStopped, RequestTimeout
+from ._mailbox import Mailbox
+from ._message import LocalMessage
+from ._router import Router
+from ._supervisor import PERMANENT, Escalation, RestartPolicy, supervise
+
+if TYPE_CHECKING:
+    from transports import TcpTransport, WebSocketTransport
+
+log = logging.getLogger("ockam.node")
+
+AddressLike = Address | str
+
+
+def _as_address(address: AddressLike) -> Address:
+    return address if isinstance(address, Address) else local(address)
+
+
+class WorkerInfo(msgspec.Struct, frozen=True):
+    """A running actor as `worker list` shows it."""
+
+    address: str
+    aliases: tuple[str, ...]
+    kind: str
+
+
+class _Running:
+    __slots__ = ("actor", "addresses", "scope")
+
+    def __init__(self, actor: Actor, addresses: tuple[Address, ...], scope: trio.CancelScope):
+        self.actor = actor
+        self.addresses = addresses
+        self.scope = scope
+
+
+class Node:
+    """A running node. Create one with `open_node`; it lives as long as the `async with` block.
+
+    Attributes:
+        name: the node's name.
+        router: the routing table every message passes through.
+        escalations: reports of actors that crashed past their restart limit.
+    """
+
+    def __init__(self, name: str, nursery: trio.Nursery) -> None:
+        self.name = name
+        self.router = Router()
+        self.escalations: list[Escalation] = []
+        self._nursery = nursery
+        self._running: dict[Address, _Running] = {}
+        self._stopping = False
+        self._on_escalation: list[Callable[[Escalation], Any]] = []
+        self.tcp: TcpTransport | None = None
+        self.ws: WebSocketTransport | None = None
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The node's root nursery: tasks started here stop with the node."""
+        return self._nursery
+
+    async def start_actor(
+        self,
+        actor: Actor,
+        address: AddressLike | None = None,
+        *,
+        aliases: Iterable[AddressLike] = (),
+        policy: RestartPolicy = PERMANENT,
+    ) -> Context:
+        """Register `actor` at `address` (a fresh random one when None) and start it supervised.
+
+        Returns once the actor reported ready. Raises `AddressInUse` when the address is taken,
+        and whatever the actor raised if it failed before it was ready.
+        """
+        if self._stopping:
+            raise NodeStopped(f"node {self.name} is shutting down")
+        primary = random_address() if address is None else _as_address(address)
+        addresses = (primary, *(_as_address(a) for a in aliases))
+        mailbox = Mailbox(actor.mailbox_size)
+        ctx = Context(self, addresses, mailbox)
+        self.router.register(addresses, mailbox)
+        try:
+            await self._nursery.start(self._run_actor, actor, ctx, policy)
+        except BaseException:
+            self.router.unregister(addresses)
+            mailbox.close()
+            raise
+        return ctx
+
+    async def _run_actor(
+        self,
+        actor: Actor,
+        ctx: Context,
+        policy: RestartPolicy,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        with trio.CancelScope() as scope:
+            self._running[ctx.address] = _Running(actor, ctx.addresses, scope)
+            try:
+                await supervise(actor, ctx, policy, self._escalate, task_status=task_status)
+            finally:
+                self._running.pop(ctx.address, None)
+                self.router.unregister(ctx.addresses)
+                ctx.mailbox.close()
+
+    def _escalate(self, report: Escalation) -> None:
+        self.escalations.append(report)
+        for callback in self._on_escalation:
+            callback(report)
+
+    def on_escalation(self, callback: Callable[[Escalation], Any]) -> None:
+        """Call `callback` with each `Escalation` this node's supervisor reports."""
+        self._on_escalation.append(callback)
+
+    def stop_actor(self, address: AddressLike) -> bool:
+        """Stop the actor registered at `address` (primary or alias). False when there is none."""
+        target = _as_address(address)
+        for running in self._running.values():
+            if target in running.addresses:
+                running.scope.cancel()
+                self.router.unregister(running.addresses)
+                return True
+        return False
+
+    def actor_at(self, address: AddressLike) -> Actor | None:
+        """The actor registered at `address`, if any."""
+        target = _as_address(address)
+        for running in self._running.values():
+            if target in running.addresses:
+                return running.actor
+        return None
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every running actor, sorted by address."""
+        infos = [
+            WorkerInfo(
+                address=r.addresses[0].value,
+                aliases=tuple(a.value for a in r.addresses[1:]),
+                kind=type(r.actor).__name__,
+            )
+            for r in self._running.values()
+        ]
+        return sorted(infos, key=lambda w: w.address)
+
+    async def send(
+        self, route: Route | str, payload: bytes, *, return_route: Route | None = None
+    ) -> bool:
+        """Send `payload` along `route`; False when the first hop dropped it."""
+        onward = Route.parse(route) if isinstance(route, str) else route
+        return await self.router.send(LocalMessage(onward, return_route or Route(), payload))
+
+    async def request(
+        self, route: Route | str, payload: bytes, *, timeout: float = 10.0
+    ) -> LocalMessage:
+        """Send `payload` along `route` and wait for the first reply.
+
+        Raises:
+            RequestTimeout: no reply within `timeout` seconds (unknown address, a dead route,
+                or a worker that does not answer).
+        """
+        onward = Route.parse(route) if isinstance(route, str) else route
+        reply_to = random_address()
+        mailbox = Mailbox(16)
+        self.router.register([reply_to], mailbox)
+        try:
+            with trio.move_on_after(timeout):
+                await self.router.send(LocalMessage(onward, Route((reply_to,)), payload))
+                return await mailbox.get()
+            raise RequestTimeout(f"no reply from {onward} within {timeout:g} s")
+        finally:
+            self.router.unregister([reply_to])
+            mailbox.close()
+
+    def shutdown(self) -> None:
+        """Stop every actor and close every socket of this node (structured shutdown)."""
+        self._stopping = True
+        self._nursery.cancel_scope.cancel()
+
+
+BuiltinFactory = Callable[[], Actor]
+
+
+@asynccontextmanager
+async def open_node(
+    name: str = "node",
+    *,
+    services: Sequence[str] = ("echo", "uppercase"),
+    transports: bool = True,
+) -> AsyncIterator[Node]:
+    """Run a node for the duration of the `async with` block.
+
+    Args:
+        name: the node's name, used in logs.
+        services: built-in services to start (see `actors.BUILTIN_SERVICES`).
+        transports: start the TCP and WebSocket transports (`node.tcp`, `node.ws`).
+
+    Leaving the block cancels every actor and closes every socket the node opened.
+    """
+    from ._services import start_service
+
+    try:
+        async with trio.open_nursery() as nursery:
+            node = Node(name, nursery)
+            try:
+                if transports:
+                    # transports/ builds on actors/, so it is imported only when a node starts.
+                    from transports import TcpTransport, WebSocketTransport
+
+                    node.tcp = TcpTransport(node)
+                    node.ws = WebSocketTransport(node)
+                    node.router.register_transport(node.tcp)
+                    node.router.register_transport(node.ws)
+                for service in services:
+                    await start_service(node, service)
+                yield node
+            finally:
+                node.shutdown()
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+
+
+def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside `group` (recursively), or the group itself when it holds more."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]  # type: ignore[assignment]
+    return group

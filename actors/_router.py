@@ -1,0 +1,124 @@
+"""The node's routing table: local addresses to mailboxes, transport types to transports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from ._address import LOCAL, TRANSPORT_NAMES, Address
+from ._errors import AddressInUse, MailboxClosed, TransportError
+from ._mailbox import Mailbox
+from ._message import LocalMessage
+
+log = logging.getLogger("ockam.router")
+
+
+class Transport(Protocol):
+    """What the router needs of a transport: turn a remote address into a local worker."""
+
+    @property
+    def transport_type(self) -> int:
+        """The address type this transport resolves."""
+        ...
+
+    async def resolve(self, address: Address) -> Address:
+        """The local address of a worker that carries messages to `address`.
+
+        Opens a connection when none exists yet; raises `TransportError` when it cannot.
+        """
+        ...
+
+
+class Router:
+    """Delivers messages by the first address of their onward route.
+
+    A local address goes to the mailbox registered under it; any other transport type is first
+    resolved by that transport into the local address of a connection worker. A message to an
+    address nobody has is dropped and logged.
+    """
+
+    def __init__(self) -> None:
+        self._mailboxes: dict[str, Mailbox] = {}
+        self._transports: dict[int, Transport] = {}
+        self.dropped = 0
+
+    def register(self, addresses: Iterable[Address], mailbox: Mailbox) -> None:
+        """Deliver messages for each of `addresses` (local ones) to `mailbox`."""
+        addresses = list(addresses)
+        for address in addresses:
+            if address.type != LOCAL:
+                raise ValueError(f"only local addresses can be registered, not {address}")
+            if address.value in self._mailboxes:
+                raise AddressInUse(f"a worker is already registered at {address}")
+        for address in addresses:
+            self._mailboxes[address.value] = mailbox
+
+    def unregister(self, addresses: Iterable[Address]) -> None:
+        """Forget `addresses`; unknown ones are ignored."""
+        for address in addresses:
+            self._mailboxes.pop(address.value, None)
+
+    def is_registered(self, address: Address) -> bool:
+        """True when a local worker answers at `address`."""
+        return address.type == LOCAL and address.value in self._mailboxes
+
+    def local_addresses(self) -> list[Address]:
+        """Every registered local address."""
+        return [Address(LOCAL, value) for value in self._mailboxes]
+
+    def register_transport(self, transport: Transport) -> None:
+        """Resolve addresses of `transport.transport_type` through `transport`."""
+        self._transports[transport.transport_type] = transport
+
+    def transport(self, transport_type: int) -> Transport | None:
+        """The transport registered for `transport_type`, if any."""
+        return self._transports.get(transport_type)
+
+    async def resolve(self, address: Address) -> Address:
+        """The local address that carries messages for `address`."""
+        if address.type == LOCAL:
+            return address
+        transport = self._transports.get(address.type)
+        if transport is None:
+            name = TRANSPORT_NAMES.get(address.type, str(address.type))
+            raise TransportError(f"no {name} transport on this node to reach {address}")
+        return await transport.resolve(address)
+
+    async def send(self, message: LocalMessage) -> bool:
+        """Deliver `message` to the worker named by its first onward address.
+
+        Waits while that worker's mailbox is full. Returns False (and logs) when the message was
+        dropped: empty route, unknown address, unreachable transport, or a stopped worker.
+        """
+        onward = message.onward_route
+        if not onward:
+            return self._drop(message, "its onward route is empty")
+        first = onward.addresses[0]
+        if first.type != LOCAL:
+            try:
+                resolved = await self.resolve(first)
+            except TransportError as exc:
+                return self._drop(message, str(exc))
+            message = LocalMessage(
+                onward.replace_front(resolved), message.return_route, message.payload
+            )
+            first = resolved
+        mailbox = self._mailboxes.get(first.value)
+        if mailbox is None:
+            return self._drop(message, f"no worker at {first}")
+        try:
+            await mailbox.put(message)
+        except MailboxClosed:
+            return self._drop(message, f"the worker at {first} has stopped")
+        return True
+
+    def _drop(self, message: LocalMessage, reason: str) -> bool:
+        self.dropped += 1
+        log.warning(
+            "dropped a message (%d bytes) for %r: %s",
+            len(message.payload),
+            message.onward_route,
+            reason,
+        )
+        return False

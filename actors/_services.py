@@ -1,0 +1,57 @@
+"""Built-in services every Ockam user knows: echo, uppercase, hop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ._actor import Actor
+from ._message import LocalMessage
+
+if TYPE_CHECKING:
+    from ._actor import Context
+    from ._node import Node
+
+
+class Echo(Actor):
+    """Replies with the payload it received."""
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        await self.ctx.reply(message, message.payload)
+
+
+class Uppercase(Actor):
+    """Replies with the payload upper-cased (ASCII letters only; other bytes unchanged)."""
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        await self.ctx.reply(message, message.payload.upper())
+
+
+class Hop(Actor):
+    """Forwards each message one step on, adding itself to the return route so replies come back
+    through it."""
+
+    mailbox_size = 256
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        await self.ctx.send(message.hop_through(self.ctx.address))
+
+
+BUILTIN_SERVICES: dict[str, Callable[[], Actor]] = {
+    "echo": Echo,
+    "uppercase": Uppercase,
+    "hop": Hop,
+}
+"""Services a node can start by name: `service start NAME`."""
+
+
+async def start_service(node: Node, name: str, *, address: str | None = None) -> Context:
+    """Start the built-in or plugin service `name` at `address` (default: its name).
+
+    Raises:
+        PluginError: no built-in service and no plugin of that name.
+    """
+    from ._plugins import load_plugin
+
+    factory = BUILTIN_SERVICES.get(name) or load_plugin(name)
+    return await node.start_actor(factory(), address or name)

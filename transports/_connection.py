@@ -1,0 +1,160 @@
+"""A connection worker: the actor that bridges one byte stream to the node's mailboxes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import msgspec
+import trio
+
+from actors import Actor, LocalMessage, TransportError, unwrap_group
+
+from ._codec import PROTOCOL_VERSION, ProtocolError, WireDecoder, encode_message_into
+
+log = logging.getLogger("ockam.transport")
+
+READ_SIZE = 256 * 1024
+"""Bytes asked of the stream per read: large reads keep per-message overhead low."""
+WRITE_BATCH = 256 * 1024
+"""Queued messages are coalesced into one write up to about this many bytes."""
+
+Opener = Callable[[trio.Nursery], Awaitable[trio.abc.Stream]]
+"""Opens the stream of an outgoing connection, inside the worker's own nursery."""
+
+
+class ConnectionInfo(msgspec.Struct, frozen=True):
+    """A connection as `tcp-connection list` shows it."""
+
+    worker: str
+    transport: str
+    mode: Literal["outgoing", "incoming"]
+    peer: str
+
+
+class ConnectionWorker(Actor):
+    """Carries messages over one stream, both ways.
+
+    Messages put in its mailbox (their onward route starts with this worker) are popped, framed
+    and written; frames read from the stream are routed on the node with this worker pushed
+    onto their return route, so replies find their way back. One reader task owns the receive
+    side; writes go through a `trio.StrictFIFOLock`.
+
+    A peer that breaks the wire protocol gets its connection closed with a logged reason.
+    """
+
+    mailbox_size = 128
+
+    def __init__(
+        self,
+        *,
+        transport: str,
+        mode: Literal["outgoing", "incoming"],
+        peer: str,
+        stream: trio.abc.Stream | None = None,
+        opener: Opener | None = None,
+        on_close: Callable[[ConnectionWorker], None] | None = None,
+    ) -> None:
+        if (stream is None) == (opener is None):
+            raise ValueError("give a ConnectionWorker exactly one of stream= or opener=")
+        self.transport = transport
+        self.mode = mode
+        self.peer = peer
+        self._stream = stream
+        self._opener = opener
+        self.on_close = on_close
+        self._send_lock = trio.StrictFIFOLock()
+        self.closed = trio.Event()
+        self.close_reason = ""
+
+    def info(self) -> ConnectionInfo:
+        """This connection as `tcp-connection list` shows it."""
+        return ConnectionInfo(self.ctx.address.value, self.transport, self.mode, self.peer)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                stream = await self._open(nursery)
+                nursery.start_soon(self._reader, stream, nursery.cancel_scope)
+                task_status.started()
+                await self._writer(stream, nursery.cancel_scope)
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
+        finally:
+            self._close_with("closed")
+            if self._stream is not None:
+                with trio.move_on_after(1) as scope:
+                    scope.shield = True
+                    await trio.aclose_forcefully(self._stream)
+            self.closed.set()
+            if self.on_close is not None:
+                self.on_close(self)
+
+    async def _open(self, nursery: trio.Nursery) -> trio.abc.Stream:
+        try:
+            if self._stream is None:
+                assert self._opener is not None
+                self._stream = await self._opener(nursery)
+            async with self._send_lock:
+                await self._stream.send_all(bytes((PROTOCOL_VERSION,)))
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise TransportError(f"cannot connect to {self.peer}: {exc}") from None
+        return self._stream
+
+    def _close_with(self, reason: str) -> None:
+        if not self.close_reason:
+            self.close_reason = reason
+
+    async def _writer(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
+        mailbox = self.ctx.mailbox
+        buffer = bytearray()
+        try:
+            while True:
+                message = await mailbox.get()
+                self._frame(message, buffer)
+                while len(buffer) < WRITE_BATCH:
+                    try:
+                        message = mailbox.get_nowait()
+                    except trio.WouldBlock:
+                        break
+                    self._frame(message, buffer)
+                if buffer:
+                    async with self._send_lock:
+                        await stream.send_all(buffer)
+                    buffer = bytearray()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._close_with(f"connection to {self.peer} lost: {exc}")
+            scope.cancel()
+
+    def _frame(self, message: LocalMessage, buffer: bytearray) -> None:
+        try:
+            encode_message_into(message.step(), buffer)
+        except ProtocolError as exc:
+            log.warning("%s: not sending a message to %s: %s", self.ctx.address, self.peer, exc)
+
+    async def _reader(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
+        decoder = WireDecoder()
+        me = self.ctx.address
+        send = self.ctx.node.router.send
+        try:
+            while True:
+                data = await stream.receive_some(READ_SIZE)
+                if not data:
+                    self._close_with(f"{self.peer} closed the connection")
+                    break
+                for message in decoder.receive_data(data):
+                    await send(
+                        LocalMessage(
+                            message.onward_route,
+                            message.return_route.prepend(me),
+                            message.payload,
+                        )
+                    )
+        except ProtocolError as exc:
+            self._close_with(f"protocol error from {self.peer}: {exc}")
+            log.warning("closing connection %s from %s: %s", me, self.peer, exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._close_with(f"connection to {self.peer} lost: {exc}")
+        log.info("connection %s (%s) ended: %s", me, self.peer, self.close_reason)
+        scope.cancel()

@@ -1,0 +1,105 @@
+"""What TCP and WebSocket transports share: connection bookkeeping and route resolution."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+import trio
+
+from actors import TEMPORARY, Address, TransportError, random_address
+
+from ._connection import ConnectionInfo, ConnectionWorker
+
+if TYPE_CHECKING:
+    from actors import Node
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """`host:port` as a pair; raises `TransportError` naming the bad value."""
+    host, sep, port = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise TransportError(f"bad address {address!r}: expected HOST:PORT, like 127.0.0.1:7000")
+    return host, int(port)
+
+
+class StreamTransport(ABC):
+    """Connections of one transport type on one node, each a `ConnectionWorker` actor."""
+
+    transport_type: ClassVar[int]
+    name: ClassVar[str]
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._connections: dict[Address, ConnectionWorker] = {}
+        self._outgoing: dict[str, Address] = {}
+        self._connecting: dict[str, trio.Lock] = {}
+
+    @abstractmethod
+    def _worker_for(self, peer: str) -> ConnectionWorker:
+        """A worker that opens an outgoing connection to `peer` when started."""
+
+    async def connect(self, address: str) -> ConnectionInfo:
+        """Open a new outgoing connection to `address` (`host:port`).
+
+        Raises:
+            TransportError: the address is malformed or nobody accepts connections there.
+        """
+        host, port = split_host_port(address)
+        peer = f"{host}:{port}"
+        info = await self._start_connection(self._worker_for(peer))
+        self._outgoing.setdefault(peer, Address(0, info.worker))
+        return info
+
+    async def resolve(self, address: Address) -> Address:
+        """The worker of the outgoing connection to `address`, opened if there is none."""
+        host, port = split_host_port(address.value)
+        peer = f"{host}:{port}"
+        existing = self._outgoing.get(peer)
+        if existing is not None:
+            return existing
+        lock = self._connecting.setdefault(peer, trio.Lock())
+        async with lock:
+            existing = self._outgoing.get(peer)
+            if existing is not None:
+                return existing
+            info = await self._start_connection(self._worker_for(peer))
+            worker = Address(0, info.worker)
+            self._outgoing[peer] = worker
+            return worker
+
+    async def _start_connection(self, worker: ConnectionWorker) -> ConnectionInfo:
+        address = random_address()
+        worker.on_close = self._forget
+        self._connections[address] = worker
+        try:
+            await self.node.start_actor(worker, address, policy=TEMPORARY)
+        except BaseException:
+            self._connections.pop(address, None)
+            raise
+        return worker.info()
+
+    def _forget(self, worker: ConnectionWorker) -> None:
+        for address, known in list(self._connections.items()):
+            if known is worker:
+                del self._connections[address]
+                if self._outgoing.get(worker.peer) == address:
+                    del self._outgoing[worker.peer]
+
+    def connections(self) -> list[ConnectionInfo]:
+        """Every open connection."""
+        return [w.info() for w in self._connections.values() if not w.closed.is_set()]
+
+    def connection(self, worker: str) -> ConnectionInfo | None:
+        """The connection whose worker address (hex, `0#hex` or `/worker/hex`) is `worker`."""
+        key = worker.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+        found = self._connections.get(Address(0, key))
+        return None if found is None or found.closed.is_set() else found.info()
+
+    def disconnect(self, worker: str) -> bool:
+        """Close the connection whose worker address is `worker`; False when there is none."""
+        info = self.connection(worker)
+        if info is None:
+            return False
+        return self.node.stop_actor(Address(0, info.worker))

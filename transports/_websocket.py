@@ -1,0 +1,156 @@
+"""The WebSocket transport: the same frames as TCP, in binary WebSocket messages.
+
+It lets a relay node sit behind an HTTP load balancer. Addresses: `2#host:port`, written
+`/dnsaddr/HOST/tcp/PORT/ws` (or `/ip4/.../ws`) in a route.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+import trio_websocket
+
+from actors import WS, Actor, Address, TransportError, random_address
+
+from ._codec import MAX_FRAME_SIZE
+from ._connection import ConnectionWorker
+from ._stream_transport import StreamTransport, split_host_port
+from ._tcp import ListenerInfo
+
+if TYPE_CHECKING:
+    from actors import Node
+
+log = logging.getLogger("ockam.transport.ws")
+
+_MAX_MESSAGE = MAX_FRAME_SIZE + 1024
+_RESOURCE = "/ockam"
+
+
+class WebSocketStream(trio.abc.Stream):
+    """A `trio.abc.Stream` over a WebSocket connection: each `send_all` is one binary message."""
+
+    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+        self._ws = connection
+        self._pending = b""
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self._ws.send_message(bytes(data))
+        except trio_websocket.ConnectionClosed as exc:
+            raise trio.BrokenResourceError(f"websocket closed: {exc.reason}") from None
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if not self._pending:
+            try:
+                message = await self._ws.get_message()
+            except trio_websocket.ConnectionClosed:
+                return b""
+            self._pending = message if isinstance(message, bytes) else message.encode()
+        if max_bytes is None or max_bytes >= len(self._pending):
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
+        return data
+
+    async def aclose(self) -> None:
+        await self._ws.aclose()
+
+
+class WebSocketListener(Actor):
+    """Serves WebSocket connections on one port; each becomes a `ConnectionWorker`."""
+
+    def __init__(self, transport: WebSocketTransport, host: str, port: int) -> None:
+        self._transport = transport
+        self._host = host
+        self._port = port
+        self.bound = ""
+
+    def info(self) -> ListenerInfo:
+        """This listener as `tcp-listener list` shows it."""
+        return ListenerInfo(self.ctx.address.value, "ws", self.bound)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            try:
+                server = await nursery.start(
+                    lambda task_status: trio_websocket.serve_websocket(
+                        self._handle,
+                        self._host,
+                        self._port,
+                        None,
+                        max_message_size=_MAX_MESSAGE,
+                        receive_buffer_size=256 * 1024,
+                        task_status=task_status,
+                    )
+                )
+            except OSError as exc:
+                raise TransportError(
+                    f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
+                ) from None
+            self.bound = f"{self._host}:{server.port}"
+            log.info("listening for WebSocket connections on %s", self.bound)
+            task_status.started()
+
+    async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
+        connection = await request.accept()
+        remote = connection.remote
+        peer = str(remote) if isinstance(remote, str) else f"{remote.address}:{remote.port}"
+        worker = ConnectionWorker(
+            transport="ws", mode="incoming", peer=peer, stream=WebSocketStream(connection)
+        )
+        await self._transport._start_connection(worker)
+        # trio-websocket closes the connection when this handler returns.
+        await worker.closed.wait()
+
+
+class WebSocketTransport(StreamTransport):
+    """WebSocket listeners and connections of one node."""
+
+    transport_type = WS
+    name = "ws"
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self._listeners: dict[Address, WebSocketListener] = {}
+
+    async def listen(self, address: str = "127.0.0.1:0") -> ListenerInfo:
+        """Serve WebSocket connections on `address` (`host:port`; port 0 picks a free one)."""
+        host, port = split_host_port(address)
+        listener = WebSocketListener(self, host, port)
+        worker = random_address()
+        self._listeners[worker] = listener
+        try:
+            await self.node.start_actor(listener, worker)
+        except BaseException:
+            del self._listeners[worker]
+            raise
+        return listener.info()
+
+    def listeners(self) -> list[ListenerInfo]:
+        """Every running listener."""
+        return [listener.info() for listener in self._listeners.values() if listener.bound]
+
+    def _worker_for(self, peer: str) -> ConnectionWorker:
+        host, port = split_host_port(peer)
+
+        async def opener(nursery: trio.Nursery) -> trio.abc.Stream:
+            try:
+                connection = await trio_websocket.connect_websocket(
+                    nursery,
+                    host,
+                    port,
+                    _RESOURCE,
+                    use_ssl=False,
+                    max_message_size=_MAX_MESSAGE,
+                    receive_buffer_size=256 * 1024,
+                )
+            except trio_websocket.HandshakeError as exc:
+                raise TransportError(f"websocket handshake with {peer} failed: {exc}") from None
+            return WebSocketStream(connection)
+
+        return ConnectionWorker(transport="ws", mode="outgoing", peer=peer, opener=opener)
