@@ -39,12 +39,13 @@ class WorkerInfo(msgspec.Struct, frozen=True):
 
 
 class _Running:
-    __slots__ = ("actor", "addresses", "scope")
+    __slots__ = ("actor", "addresses", "scope", "stopped")
 
     def __init__(self, actor: Actor, addresses: tuple[Address, ...], scope: trio.CancelScope):
         self.actor = actor
         self.addresses = addresses
         self.scope = scope
+        self.stopped = trio.Event()
 
 
 class Node:
@@ -113,9 +114,11 @@ class Node:
             try:
                 await supervise(actor, ctx, policy, self._escalate, task_status=task_status)
             finally:
-                self._running.pop(ctx.address, None)
+                running = self._running.pop(ctx.address, None)
                 self.router.unregister(ctx.addresses)
                 ctx.mailbox.close()
+                if running is not None:
+                    running.stopped.set()
 
     def _escalate(self, report: Escalation) -> None:
         self.escalations.append(report)
@@ -135,6 +138,20 @@ class Node:
                 self.router.unregister(running.addresses)
                 return True
         return False
+
+    def monitor(self, address: AddressLike) -> trio.Event:
+        """An event set when the actor at `address` stops (already set when there is none).
+
+        Portals use it to close their TCP connection as soon as the connection worker that
+        carries them is gone.
+        """
+        target = _as_address(address)
+        for running in self._running.values():
+            if target in running.addresses:
+                return running.stopped
+        stopped = trio.Event()
+        stopped.set()
+        return stopped
 
     def actor_at(self, address: AddressLike) -> Actor | None:
         """The actor registered at `address`, if any."""
