@@ -22,6 +22,7 @@ from ._errors import TransportError as TransportError
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._message import LocalMessage as LocalMessage
+from ._node import DEFAULT_SERVICES as DEFAULT_SERVICES
 from ._node import Node as Node
 from ._node import WorkerInfo as WorkerInfo
 from ._node import open_node as open_node
@@ -29,6 +30,15 @@ from ._node import unwrap_group as unwrap_group
 from ._plugins import PluginError as PluginError
 from ._plugins import available_plugins as available_plugins
 from ._plugins import load_plugin as load_plugin
+from ._relay import RELAY_PREFIX as RELAY_PREFIX
+from ._relay import RELAY_SERVICE as RELAY_SERVICE
+from ._relay import STATIC_RELAY_SERVICE as STATIC_RELAY_SERVICE
+from ._relay import RelayClient as RelayClient
+from ._relay import RelayError as RelayError
+from ._relay import RelayInfo as RelayInfo
+from ._relay import RelayService as RelayService
+from ._relay import RelayWorker as RelayWorker
+from ._relay import start_relay as start_relay
 from ._router import Router as Router
 from ._router import Transport as Transport
 from ._services import BUILTIN_SERVICES as BUILTIN_SERVICES

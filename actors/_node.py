@@ -18,6 +18,9 @@ from ._message import LocalMessage
 from ._router import Router
 from ._supervisor import PERMANENT, Escalation, RestartPolicy, supervise
 
+DEFAULT_SERVICES = ("echo", "uppercase", "forwarding_service")
+"""Services every node starts with."""
+
 if TYPE_CHECKING:
     from transports import TcpTransport, WebSocketTransport
 
@@ -95,6 +98,10 @@ class Node:
         self.router.register(addresses, mailbox)
         try:
             await self._nursery.start(self._run_actor, actor, ctx, policy)
+        except BaseExceptionGroup as group:
+            self.router.unregister(addresses)
+            mailbox.close()
+            raise unwrap_group(group) from None
         except BaseException:
             self.router.unregister(addresses)
             mailbox.close()
@@ -215,7 +222,7 @@ BuiltinFactory = Callable[[], Actor]
 async def open_node(
     name: str = "node",
     *,
-    services: Sequence[str] = ("echo", "uppercase"),
+    services: Sequence[str] = DEFAULT_SERVICES,
     transports: bool = True,
 ) -> AsyncIterator[Node]:
     """Run a node for the duration of the `async with` block.
@@ -227,8 +234,6 @@ async def open_node(
 
     Leaving the block cancels every actor and closes every socket the node opened.
     """
-    from ._services import start_service
-
     try:
         async with trio.open_nursery() as nursery:
             node = Node(name, nursery)
@@ -241,6 +246,8 @@ async def open_node(
                     node.ws = WebSocketTransport(node)
                     node.router.register_transport(node.tcp)
                     node.router.register_transport(node.ws)
+                from ._services import start_service
+
                 for service in services:
                     await start_service(node, service)
                 yield node

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ._actor import Actor
 from ._message import LocalMessage
+from ._relay import RELAY_SERVICE, STATIC_RELAY_SERVICE, RelayService
 
 if TYPE_CHECKING:
     from ._actor import Context
@@ -41,8 +42,12 @@ BUILTIN_SERVICES: dict[str, Callable[[], Actor]] = {
     "echo": Echo,
     "uppercase": Uppercase,
     "hop": Hop,
+    RELAY_SERVICE: RelayService,
 }
 """Services a node can start by name: `service start NAME`."""
+
+SERVICE_ALIASES: dict[str, tuple[str, ...]] = {RELAY_SERVICE: (STATIC_RELAY_SERVICE,)}
+"""Extra addresses a built-in service answers at, under its default address."""
 
 
 async def start_service(node: Node, name: str, *, address: str | None = None) -> Context:
@@ -54,4 +59,5 @@ async def start_service(node: Node, name: str, *, address: str | None = None) ->
     from ._plugins import load_plugin
 
     factory = BUILTIN_SERVICES.get(name) or load_plugin(name)
-    return await node.start_actor(factory(), address or name)
+    aliases = SERVICE_ALIASES.get(name, ()) if address is None else ()
+    return await node.start_actor(factory(), address or name, aliases=aliases)
