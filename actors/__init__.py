@@ -50,3 +50,5 @@ from ._supervisor import PERMANENT as PERMANENT
 from ._supervisor import TEMPORARY as TEMPORARY
 from ._supervisor import Escalation as Escalation
 from ._supervisor import RestartPolicy as RestartPolicy
+from ._topology import Topology as Topology
+from ._topology import open_topology as open_topology

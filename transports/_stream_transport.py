@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import trio
 
@@ -51,6 +51,22 @@ class StreamTransport(ABC):
         info = await self._start_connection(self._worker_for(peer))
         self._outgoing.setdefault(peer, Address(0, info.worker))
         return info
+
+    async def attach(
+        self, stream: trio.abc.Stream, *, peer: str, mode: Literal["outgoing", "incoming"]
+    ) -> ConnectionInfo:
+        """Run an already open `stream` as a connection of this transport.
+
+        Tests use it with `trio.testing.memory_stream_pair()`, one end attached to each node.
+        The connection is reached by its worker address only: `peer` (any label, such as the
+        other node's name) is shown in `connections()` but never used to resolve a route.
+
+        Returns once this side's version byte is sent; the stream is closed with the worker.
+        """
+        if mode not in ("outgoing", "incoming"):
+            raise ValueError(f"mode must be 'outgoing' or 'incoming', not {mode!r}")
+        worker = ConnectionWorker(transport=self.name, mode=mode, peer=peer, stream=stream)
+        return await self._start_connection(worker)
 
     async def resolve(self, address: Address) -> Address:
         """The worker of the outgoing connection to `address`, opened if there is none."""

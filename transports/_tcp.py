@@ -62,6 +62,7 @@ class TcpListener(Actor):
         try:
             host, port = listener.socket.getsockname()[:2]
             self.bound = f"{host}:{port}"
+            self._port = port  # a restart listens on the same port, not a new random one
             log.info("listening for TCP connections on %s", self.bound)
             task_status.started()
             while True:
@@ -72,7 +73,13 @@ class TcpListener(Actor):
                     log.warning("accept on %s failed: %s", self.bound, exc)
                     await trio.sleep(0.1)
                     continue
-                await self._transport.adopt(stream)
+                try:
+                    await self._transport.adopt(stream)
+                except (OSError, TransportError) as exc:
+                    # The peer went away between accept and the version byte: only that
+                    # connection is lost, the listener carries on.
+                    log.warning("dropped a connection accepted on %s: %s", self.bound, exc)
+                    await trio.aclose_forcefully(stream)
         finally:
             with trio.move_on_after(1) as scope:
                 scope.shield = True

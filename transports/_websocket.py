@@ -93,6 +93,7 @@ class WebSocketListener(Actor):
                     f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
                 ) from None
             self.bound = f"{self._host}:{server.port}"
+            self._port = server.port  # a restart listens on the same port
             log.info("listening for WebSocket connections on %s", self.bound)
             task_status.started()
 
@@ -103,7 +104,12 @@ class WebSocketListener(Actor):
         worker = ConnectionWorker(
             transport="ws", mode="incoming", peer=peer, stream=WebSocketStream(connection)
         )
-        await self._transport._start_connection(worker)
+        try:
+            await self._transport._start_connection(worker)
+        except TransportError as exc:
+            # The peer went away before the version byte: only that connection is lost.
+            log.warning("dropped a connection accepted on %s: %s", self.bound, exc)
+            return
         # trio-websocket closes the connection when this handler returns.
         await worker.closed.wait()
 

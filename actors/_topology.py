@@ -1,0 +1,219 @@
+"""Several nodes in one nursery, connected, for tests: `async with open_topology() as t:`."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal
+
+import trio
+
+from ._address import LOCAL, Address, Route, local
+from ._errors import TransportError
+from ._node import Node, open_node, unwrap_group
+
+if TYPE_CHECKING:
+    from transports import ConnectionInfo, ListenerInfo, StreamTransport
+
+TransportName = Literal["tcp", "ws", "memory"]
+
+_ACCEPT_TIMEOUT = 10.0
+"""Seconds a listening node has to take a connection made while the topology opens."""
+
+
+class Topology:
+    """Running nodes and the connections between them, as `open_topology` made them.
+
+    Attributes:
+        nodes: the nodes by name.
+        transport: `"tcp"`, `"ws"` or `"memory"`.
+        links: the links asked for, each `(a, b)` with `a` the connecting side.
+        connections: `connections[(a, b)]` is the `ConnectionInfo` of the link between `a` and
+            `b` on `a`'s side (outgoing when `a` connected to `b`, incoming otherwise). Both
+            orientations of each link are present.
+        listeners: the listener of each node that accepts links (`tcp` and `ws` only).
+    """
+
+    def __init__(
+        self, nodes: dict[str, Node], transport: TransportName, links: Sequence[tuple[str, str]]
+    ) -> None:
+        self.nodes = nodes
+        self.transport = transport
+        self.links = tuple(links)
+        self.connections: dict[tuple[str, str], ConnectionInfo] = {}
+        self.listeners: dict[str, ListenerInfo] = {}
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def path(self, src: str, dst: str) -> list[str]:
+        """The node names from `src` to `dst` along the fewest links, both ends included.
+
+        Raises:
+            KeyError: `src` or `dst` is not a node of this topology.
+            ValueError: no chain of links joins them.
+        """
+        for name in (src, dst):
+            if name not in self.nodes:
+                raise KeyError(
+                    f"no node {name!r} in this topology (nodes: {', '.join(self.nodes)})"
+                )
+        came_from: dict[str, str | None] = {src: None}
+        queue = deque([src])
+        while queue:
+            here = queue.popleft()
+            if here == dst:
+                break
+            for a, b in self.connections:
+                if a == here and b not in came_from:
+                    came_from[b] = here
+                    queue.append(b)
+        if dst not in came_from:
+            raise ValueError(f"no link joins {src} to {dst}")
+        path = [dst]
+        while (previous := came_from[path[-1]]) is not None:
+            path.append(previous)
+        return path[::-1]
+
+    def route(self, src: str, dst: str, *services: str | Address, via_hop: bool = False) -> Route:
+        """The route a message sent on `src` follows to `services` on `dst`.
+
+        The route names, on each node along the way, the worker of the connection to the next
+        node; replies come back through the same connections. With `via_hop` the message also
+        passes through the `hop` service of every node in between, as in Ockam's examples:
+        `topology.route("n1", "n3", "uppercase", via_hop=True)` is, on n1,
+        `/service/<n1→n2 worker>/service/hop/service/<n2→n3 worker>/service/uppercase`.
+
+        Raises:
+            KeyError: `src` or `dst` is not a node of this topology.
+            ValueError: no link joins them, or `via_hop` and a node in between runs no `hop`.
+        """
+        path = self.path(src, dst)
+        addresses: list[Address] = []
+        hop = local("hop")
+        for i, (a, b) in enumerate(pairwise(path)):
+            if via_hop and i > 0:
+                if not self.nodes[a].router.is_registered(hop):
+                    raise ValueError(f"via_hop: node {a} runs no hop service")
+                addresses.append(hop)
+            addresses.append(Address(LOCAL, self.connections[(a, b)].worker))
+        addresses.extend(s if isinstance(s, Address) else local(s) for s in services)
+        return Route(addresses)
+
+    route_to = route
+    """Another name for `route`."""
+
+
+@asynccontextmanager
+async def open_topology(
+    names: Sequence[str] = ("n1", "n2", "n3"),
+    *,
+    links: Sequence[tuple[str, str]] | None = None,
+    transport: TransportName = "tcp",
+    services: Sequence[str] = ("echo", "uppercase", "hop"),
+) -> AsyncIterator[Topology]:
+    """Run connected nodes in one nursery for the duration of the `async with` block.
+
+    Args:
+        names: the nodes' names, each unique.
+        links: pairs of node names to connect; the first connects to the second. Default: a
+            chain, each node connected to the next (`n1-n2`, `n2-n3`).
+        transport: `"tcp"` or `"ws"`: each node on the right of a link listens on
+            127.0.0.1 port 0 and the left one connects to it; `"memory"`: each link is a
+            `trio.testing.memory_stream_pair()` with one end attached to each node's TCP
+            transport (no sockets, so `autojump_clock` works).
+        services: built-in or plugin services started on every node.
+
+    Leaving the block stops every node, as leaving `open_node` does.
+
+    Example:
+        async with open_topology() as topology:
+            route = topology.route("n1", "n3", "uppercase", via_hop=True)
+            reply = await topology["n1"].request(route, b"hello")
+            assert reply.payload == b"HELLO"
+    """
+    names = list(names)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"names must be non-empty and unique, not {names!r}")
+    if transport not in ("tcp", "ws", "memory"):
+        raise ValueError(f"transport must be 'tcp', 'ws' or 'memory', not {transport!r}")
+    pairs = list(pairwise(names)) if links is None else [(a, b) for a, b in links]
+    seen: set[frozenset[str]] = set()
+    for a, b in pairs:
+        if a not in names or b not in names or a == b:
+            raise ValueError(f"bad link {(a, b)!r}: it must join two different nodes of {names}")
+        if frozenset((a, b)) in seen:
+            raise ValueError(f"link {(a, b)!r} is given twice")
+        seen.add(frozenset((a, b)))
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                nodes: dict[str, Node] = {}
+                for name in names:
+                    nodes[name] = await nursery.start(_run_node, name, tuple(services))
+                topology = Topology(nodes, transport, pairs)
+                for a, b in pairs:
+                    await _connect(topology, a, b)
+                yield topology
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+
+
+async def _run_node(
+    name: str,
+    services: tuple[str, ...],
+    *,
+    task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async with open_node(name, services=services) as node:
+        task_status.started(node)
+        await trio.sleep_forever()
+
+
+def _transport(node: Node, kind: TransportName) -> StreamTransport:
+    transport = node.ws if kind == "ws" else node.tcp
+    if transport is None:
+        raise TransportError(f"node {node.name} runs no {kind} transport")
+    return transport
+
+
+async def _connect(topology: Topology, a: str, b: str) -> None:
+    left, right = topology.nodes[a], topology.nodes[b]
+    if topology.transport == "memory":
+        from trio.testing import memory_stream_pair
+
+        a_end, b_end = memory_stream_pair()
+        a_side = await _transport(left, "memory").attach(a_end, peer=b, mode="outgoing")
+        b_side = await _transport(right, "memory").attach(b_end, peer=a, mode="incoming")
+    else:
+        listener = topology.listeners.get(b)
+        if listener is None:
+            if topology.transport == "ws":
+                assert right.ws is not None
+                listener = await right.ws.listen("127.0.0.1:0")
+            else:
+                assert right.tcp is not None
+                listener = await right.tcp.listen("127.0.0.1:0")
+            topology.listeners[b] = listener
+        accepting = _transport(right, topology.transport)
+        known = {c.worker for c in accepting.connections()}
+        a_side = await _transport(left, topology.transport).connect(listener.address)
+        b_side = await _accepted(accepting, known, f"{b} did not accept the link from {a}")
+    topology.connections[(a, b)] = a_side
+    topology.connections[(b, a)] = b_side
+
+
+async def _accepted(transport: StreamTransport, known: set[str], error: str) -> ConnectionInfo:
+    """The first incoming connection of `transport` whose worker is not in `known`."""
+    # The accepting side starts its worker in its own time; nothing signals it, so poll.
+    with trio.move_on_after(_ACCEPT_TIMEOUT):
+        while True:
+            for info in transport.connections():
+                if info.mode == "incoming" and info.worker not in known:
+                    return info
+            await trio.sleep(0.001)
+    raise TransportError(f"{error} within {_ACCEPT_TIMEOUT:g} s")
