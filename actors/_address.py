@@ -305,7 +305,9 @@ class MultiAddr:
         return cls(segments)
 
     def __str__(self) -> str:
-        return "".join(map(str, self.segments))
+        text = "".join(map(str, self.segments))
+        # A leading piped segment is written `-`, as users type it: `-/service/outlet`.
+        return text[1:] if self.segments and self.segments[0].kind == "stdin" else text
 
     def __repr__(self) -> str:
         return f"MultiAddr({str(self)!r})"

@@ -97,7 +97,8 @@ class WireDecoder:
             return self._receive(data)
         except ProtocolError as exc:
             self._error = exc
-            self._buffer.clear()
+            # Not `clear()`: the error's traceback may still hold a view of the old buffer.
+            self._buffer = bytearray()
             raise
 
     def _receive(self, data: bytes | bytearray | memoryview) -> list[LocalMessage]:
