@@ -1,0 +1,5 @@
+"""`python -m cli`: the same as the `ockam` command."""
+
+from . import main
+
+main()

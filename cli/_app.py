@@ -1,0 +1,134 @@
+"""The `ockam` command: the cyclopts app, shared options, and error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import cyclopts
+import msgspec
+import trio
+from cyclopts import App, Parameter
+
+from actors import OckamError, unwrap_group
+
+from ._control import Request, call
+from ._output import OutputFormat, Printer, error
+from ._routes import node_name, resolve_route
+from ._state import NodeNotFound, NodeRecord, StateStore
+
+T = TypeVar("T")
+
+app = App(
+    name="ockam",
+    help="Ockam nodes, relays, portals and secure channels, on Trio.",
+    version_flags=["--version"],
+)
+
+
+@Parameter(name="*")
+@dataclass(frozen=True)
+class Common:
+    """Options every command takes."""
+
+    output: Annotated[OutputFormat, Parameter(help="Output format: plain or json.")] = "plain"
+    quiet: Annotated[bool, Parameter(help="Print nothing but errors.", negative="")] = False
+    verbose: Annotated[
+        bool, Parameter(help="Show debug logs and tracebacks on errors.", negative="")
+    ] = False
+
+    def printer(self) -> Printer:
+        """A printer for this command's output."""
+        if self.verbose:
+            logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+            _State.verbose = True
+        return Printer(self.output, quiet=self.quiet)
+
+
+DEFAULT = Common()
+
+
+class _State:
+    verbose = False
+
+
+def sub_app(name: str | Sequence[str], help: str) -> App:
+    """A command group registered on the root app."""
+    group = App(name=name, help=help)
+    app.command(group)
+    return group
+
+
+def store() -> StateStore:
+    """The state store of `$OCKAM_HOME`."""
+    return StateStore()
+
+
+def default_node(state: StateStore) -> str:
+    """The node a command uses when none is named: the oldest one."""
+    records = state.all()
+    if not records:
+        raise NodeNotFound("there are no nodes yet: create one with `ockam node create`")
+    return records[0].name
+
+
+def target_node(state: StateStore, value: str | None) -> NodeRecord:
+    """The record of the node named by `--at`/`--from`/`--to` (`n1` or `/node/n1`)."""
+    return state.get(node_name(value) if value is not None else default_node(state))
+
+
+async def ask(state: StateStore, record: NodeRecord, request: Request, result: type[T]) -> T:
+    """Send a control request to a node and decode its result."""
+    return await call(state.socket_path(record.name), request, result, node=record.name)
+
+
+def resolved(state: StateStore, route: str) -> str:
+    """`route` with `/node/NAME` and `-` resolved, as text for a node."""
+    return str(resolve_route(route, state))
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body under Trio."""
+    return trio.run(main)
+
+
+def to_builtins(value: Any) -> Any:
+    """msgspec structs as plain data, for JSON output."""
+    return msgspec.to_builtins(value)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `ockam` console script."""
+    from . import _commands  # noqa: F401  (registers every command on `app`)
+
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(tokens, exit_on_error=False, print_error=False)
+    except cyclopts.CycloptsError as exc:
+        error(" ".join(str(exc).split()))
+        sys.exit(2)
+    except BaseExceptionGroup as group:
+        _fail(unwrap_group(group))
+    except (OckamError, ValueError, LookupError, OSError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _fail(exc: BaseException) -> None:
+    if _State.verbose:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        sys.exit(130)
+    if isinstance(exc, SystemExit):
+        raise exc
+    if not isinstance(exc, (OckamError, ValueError, LookupError, OSError)):
+        raise exc
+    message = str(exc) or type(exc).__name__
+    error(" ".join(message.split()))
+    sys.exit(1)

@@ -1,0 +1,262 @@
+"""`ockam node ...`: create, list, show, start, stop, delete, logs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import sys
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from actors import OckamError
+
+from ._app import DEFAULT, Common, run, store, sub_app, target_node, to_builtins
+from ._control import NodeStatus
+from ._output import Printer
+from ._process import node_status, spawn_node, stop_node, wait_ready
+from ._routes import node_name
+from ._state import NodeRecord, StateStore, check_node_name
+
+node_app = sub_app("node", "Create and manage nodes.")
+
+
+class NodeExists(OckamError):
+    """A node of that name is already in the state database."""
+
+
+def _describe(status: NodeStatus) -> str:
+    return f"Node [bold]{status.name}[/bold] is {status.status}" + (
+        f" (pid {status.pid}), listening on {status.listener}" if status.pid else ""
+    )
+
+
+@node_app.command
+def create(
+    name: str | None = None,
+    /,
+    *,
+    tcp_listener_address: str = "127.0.0.1:0",
+    foreground: bool = False,
+    identity: str | None = None,
+    common: Common = DEFAULT,
+) -> None:
+    """Create a node and start it in the background.
+
+    Parameters
+    ----------
+    name
+        The node's name (a random one when omitted).
+    tcp_listener_address
+        Where the node listens for TCP connections (HOST:PORT; port 0 picks a free port).
+    foreground
+        Run the node in this process until Ctrl-C or SIGTERM.
+    identity
+        The name of the identity the node uses (created when missing).
+    """
+    printer = common.printer()
+    state = store()
+    node = check_node_name(name or secrets.token_hex(4))
+    if foreground:
+        _run_foreground(state, node, tcp_listener_address, identity, printer)
+        return
+    existing = state.find(node)
+    if existing is not None:
+        raise NodeExists(
+            f"node {node!r} already exists; delete it first with `ockam node delete {node}`"
+        )
+
+    async def main() -> NodeStatus:
+        pid = spawn_node(state, node, listener=tcp_listener_address, identity=identity)
+        if printer.tty and not printer.quiet and printer.output == "plain":
+            with printer.console.status(f"Creating node {node}..."):
+                return await wait_ready(state, node, pid)
+        return await wait_ready(state, node, pid)
+
+    status = run(main)
+    printer.emit(
+        plain=f"/node/{status.name}",
+        data=to_builtins(status),
+        pretty=f"[green]✔︎[/green] {_describe(status)}",
+    )
+
+
+def _run_foreground(
+    state: StateStore, name: str, listener: str, identity: str | None, printer: Printer
+) -> None:
+    import trio
+
+    from ._runtime import serve_node
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    state.node_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def ready(_: object) -> None:
+        printer.emit(plain=f"/node/{name}", data={"name": name, "status": "running"})
+
+    trio.run(lambda: serve_node(state, name, listener=listener, identity=identity, ready=ready))
+
+
+@node_app.command(name="list")
+def list_(*, common: Common = DEFAULT) -> None:
+    """List nodes and whether they are running."""
+    printer = common.printer()
+    state = store()
+
+    async def main() -> list[NodeStatus]:
+        return [await node_status(state, record) for record in state.all()]
+
+    statuses = run(main)
+    printer.table(
+        title="Nodes",
+        columns=["Name", "Status", "PID", "Listener"],
+        rows=[[s.name, s.status, str(s.pid), s.listener] for s in statuses],
+        data=to_builtins(statuses),
+        plain_rows=[f"{s.name}  {s.status}  {s.pid}  {s.listener}" for s in statuses],
+        empty="No nodes: create one with `ockam node create`.",
+    )
+
+
+@node_app.command
+def show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
+    """Show a node's status, listener and services.
+
+    Parameters
+    ----------
+    name
+        The node (default: the oldest node).
+    """
+    printer = common.printer()
+    state = store()
+    record = target_node(state, name)
+    status = run(lambda: node_status(state, record))
+    services = ", ".join(status.services) or "-"
+    printer.emit(
+        plain=f"/node/{status.name}",
+        data=to_builtins(status),
+        pretty=f"{_describe(status)}\n  services: {services}"
+        + (f"\n  identifier: {status.identifier}" if status.identifier else ""),
+    )
+
+
+@node_app.command
+def start(name: str, /, *, common: Common = DEFAULT) -> None:
+    """Start a stopped node again, on the same TCP listener address.
+
+    Parameters
+    ----------
+    name
+        The node to start.
+    """
+    printer = common.printer()
+    state = store()
+    record = state.get(node_name(name))
+
+    async def main() -> NodeStatus:
+        current = await node_status(state, record)
+        if current.status == "running":
+            return current
+        pid = spawn_node(
+            state, record.name, listener=record.listener, identity=record.identity or None
+        )
+        return await wait_ready(state, record.name, pid)
+
+    status = run(main)
+    printer.emit(plain=f"/node/{status.name}", data=to_builtins(status), pretty=_describe(status))
+
+
+@node_app.command
+def stop(name: str, /, *, common: Common = DEFAULT) -> None:
+    """Stop a node's process; its state stays, `node start` brings it back.
+
+    Parameters
+    ----------
+    name
+        The node to stop.
+    """
+    printer = common.printer()
+    state = store()
+    record = state.get(node_name(name))
+    run(lambda: stop_node(state, record))
+    printer.emit(
+        plain=f"/node/{record.name}",
+        data={"name": record.name, "status": "stopped"},
+        pretty=f"Node [bold]{record.name}[/bold] stopped",
+    )
+
+
+@node_app.command
+def delete(
+    name: str | None = None,
+    /,
+    *,
+    all: Annotated[bool, Parameter(negative="")] = False,
+    yes: Annotated[bool, Parameter(negative="")] = False,
+    common: Common = DEFAULT,
+) -> None:
+    """Stop nodes and remove their state.
+
+    Parameters
+    ----------
+    name
+        The node to delete.
+    all
+        Delete every node.
+    yes
+        Do not ask for confirmation.
+    """
+    printer = common.printer()
+    state = store()
+    if all == (name is not None):
+        raise ValueError("name one node to delete, or use --all")
+    records = state.all() if all else [state.get(node_name(name or ""))]
+    if all and records and not yes and sys.stdin.isatty() and sys.stdout.isatty():
+        names = ", ".join(r.name for r in records)
+        if input(f"Delete nodes {names}? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise OckamError("nothing deleted")
+    run(lambda: _delete_all(state, records))
+    deleted = [r.name for r in records]
+    printer.emit(
+        plain="\n".join(f"/node/{n}" for n in deleted),
+        data={"deleted": deleted},
+        pretty=(
+            f"[green]✔︎[/green] Deleted {', '.join(deleted)}" if deleted else "No nodes to delete."
+        ),
+    )
+
+
+async def _delete_all(state: StateStore, records: list[NodeRecord]) -> None:
+    import trio
+
+    async def delete_one(record: NodeRecord) -> None:
+        await stop_node(state, record)
+        state.delete(record.name)
+        shutil.rmtree(state.node_dir(record.name), ignore_errors=True)
+
+    async with trio.open_nursery() as nursery:
+        for record in records:
+            nursery.start_soon(delete_one, record)
+
+
+@node_app.command
+def logs(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
+    """Print a node's log file.
+
+    Parameters
+    ----------
+    name
+        The node (default: the oldest node).
+    """
+    common.printer()
+    state = store()
+    record = target_node(state, name)
+    path = state.log_file(record.name)
+    try:
+        sys.stdout.write(path.read_text(errors="replace"))
+    except FileNotFoundError:
+        raise OckamError(f"node {record.name!r} has no log file at {path}") from None

@@ -1,0 +1,154 @@
+"""`ockam tcp-listener ...` and `ockam tcp-connection ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from transports import ConnectionInfo, ListenerInfo
+
+from ._app import DEFAULT, Common, ask, run, store, sub_app, target_node, to_builtins
+from ._control import (
+    CreateConnection,
+    CreateListener,
+    DeleteConnection,
+    DeleteListener,
+    Empty,
+    ListConnections,
+    ListListeners,
+    ShowConnection,
+)
+
+listener_app = sub_app("tcp-listener", "Manage a node's TCP listeners.")
+connection_app = sub_app("tcp-connection", "Manage a node's TCP connections.")
+
+At = Annotated[str | None, Parameter(name=["--at", "--node"], help="The node (default: oldest).")]
+From = Annotated[
+    str | None, Parameter(name=["--from", "--at", "--node"], help="The node (default: oldest).")
+]
+
+
+def _mode(info: ConnectionInfo) -> str:
+    return "Remote connection" if info.mode == "outgoing" else "Incoming connection"
+
+
+@listener_app.command(name="create")
+def listener_create(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
+    """Listen for TCP connections on ADDRESS (HOST:PORT).
+
+    Parameters
+    ----------
+    address
+        Where to listen, like 127.0.0.1:7001 (port 0 picks a free port).
+    """
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    info = run(lambda: ask(state, record, CreateListener(address), ListenerInfo))
+    printer.emit(
+        plain=info.address,
+        data=to_builtins(info),
+        pretty=f"[green]✔︎[/green] Node {record.name} listens on {info.address}",
+    )
+
+
+@listener_app.command(name="list")
+def listener_list(*, at: At = None, common: Common = DEFAULT) -> None:
+    """List a node's TCP listeners."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    infos = run(lambda: ask(state, record, ListListeners(), list[ListenerInfo]))
+    printer.table(
+        title="TCP listeners",
+        columns=["Worker address", "Socket address"],
+        rows=[[f"/worker/{i.worker}", i.address] for i in infos],
+        data=to_builtins(infos),
+        plain_rows=[f"/worker/{i.worker}  {i.address}" for i in infos],
+    )
+
+
+@listener_app.command(name="show")
+def listener_show(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
+    """Show one TCP listener, by socket or worker address."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    infos = run(lambda: ask(state, record, ListListeners(), list[ListenerInfo]))
+    key = address.rsplit("/", 1)[-1]
+    for info in infos:
+        if key in (info.worker, info.address):
+            printer.emit(plain=info.address, data=to_builtins(info))
+            return
+    raise LookupError(f"no TCP listener {address!r} on node {record.name}")
+
+
+@listener_app.command(name="delete")
+def listener_delete(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
+    """Stop a TCP listener, by socket or worker address."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    key = address.rsplit("/", 1)[-1]
+    run(lambda: ask(state, record, DeleteListener(key), Empty))
+    printer.emit(plain=address, data={"deleted": address})
+
+
+@connection_app.command(name="create")
+def connection_create(*, to: str, from_: From = None, common: Common = DEFAULT) -> None:
+    """Open a TCP connection from a node to HOST:PORT; prints its worker address.
+
+    Parameters
+    ----------
+    to
+        Where to connect, like 127.0.0.1:7000.
+    """
+    printer = common.printer()
+    state = store()
+    record = target_node(state, from_)
+    info = run(lambda: ask(state, record, CreateConnection(to), ConnectionInfo))
+    printer.emit(
+        plain=f"/worker/{info.worker}",
+        data=to_builtins(info),
+        pretty=f"[green]✔︎[/green] TCP connection to {info.peer}: /worker/{info.worker}",
+    )
+
+
+@connection_app.command(name="list")
+def connection_list(*, at: From = None, common: Common = DEFAULT) -> None:
+    """List a node's TCP connections (`--at` or `--node`)."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    infos = run(lambda: ask(state, record, ListConnections(), list[ConnectionInfo]))
+    printer.table(
+        title="TCP connections",
+        columns=["Worker address", "Transport Type", "Mode", "Socket address"],
+        rows=[[f"0#{i.worker}", "TCP", _mode(i), i.peer] for i in infos],
+        data=to_builtins(infos),
+        plain_rows=[f"/worker/{i.worker}  {i.mode}  {i.peer}" for i in infos],
+    )
+
+
+@connection_app.command(name="show")
+def connection_show(worker: str, /, *, at: From = None, common: Common = DEFAULT) -> None:
+    """Show one TCP connection, by worker address."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    info = run(lambda: ask(state, record, ShowConnection(worker), ConnectionInfo))
+    printer.emit(
+        plain=f"/worker/{info.worker}  {info.mode}  {info.peer}",
+        data=to_builtins(info),
+    )
+
+
+@connection_app.command(name="delete")
+def connection_delete(worker: str, /, *, at: From = None, common: Common = DEFAULT) -> None:
+    """Close one TCP connection, by worker address."""
+    printer = common.printer()
+    state = store()
+    record = target_node(state, at)
+    run(lambda: ask(state, record, DeleteConnection(worker), Empty))
+    printer.emit(plain=worker, data={"deleted": worker})

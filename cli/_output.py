@@ -1,0 +1,80 @@
+"""How commands print: rich on a terminal, bare values in pipes, JSON on request."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+OutputFormat = Literal["plain", "json"]
+
+
+class Printer:
+    """Prints a command's result in the form the user asked for.
+
+    `--output json` prints JSON; otherwise a terminal gets the friendly form and a pipe the
+    bare, machine-readable one (so `relay create | message send --to -/...` works).
+    `--quiet` prints nothing but errors.
+    """
+
+    def __init__(self, output: OutputFormat = "plain", *, quiet: bool = False) -> None:
+        self.output = output
+        self.quiet = quiet
+        self.tty = sys.stdout.isatty()
+        self.console = Console(highlight=False, soft_wrap=True)
+
+    def emit(self, *, plain: str, data: Any, pretty: str | None = None) -> None:
+        """Print one result: `plain` in pipes, `pretty` (or `plain`) on a terminal, or `data`
+        as JSON."""
+        if self.quiet:
+            return
+        if self.output == "json":
+            self.json(data)
+        elif self.tty:
+            self.console.print(pretty if pretty is not None else plain)
+        else:
+            print(plain, flush=True)
+
+    def json(self, data: Any) -> None:
+        """Print `data` as indented JSON."""
+        text = msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
+        print(text, flush=True)
+
+    def table(
+        self,
+        *,
+        title: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        data: Any,
+        plain_rows: Sequence[str] | None = None,
+        empty: str = "",
+    ) -> None:
+        """Print a list: a rich table on a terminal, one line per item in pipes, or JSON."""
+        if self.quiet:
+            return
+        if self.output == "json":
+            self.json(data)
+            return
+        if not self.tty:
+            for line in plain_rows if plain_rows is not None else ["  ".join(r) for r in rows]:
+                print(line, flush=True)
+            return
+        if not rows:
+            self.console.print(empty or f"No {title.lower()}.")
+            return
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+
+def error(message: str) -> None:
+    """Print one error line on stderr."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
