@@ -1,1 +1,35 @@
-"""portals"""
+"""TCP portals: inlets and outlets that carry TCP connections along routes, as Ockam's do."""
+
+from ._inlet import PING_TIMEOUT as PING_TIMEOUT
+from ._inlet import InletListener as InletListener
+from ._inlet import InletWorker as InletWorker
+from ._manager import DEFAULT_OUTLET as DEFAULT_OUTLET
+from ._manager import InletInfo as InletInfo
+from ._manager import OutletInfo as OutletInfo
+from ._manager import Portals as Portals
+from ._manager import local_name as local_name
+from ._outlet import CONNECT_TIMEOUT as CONNECT_TIMEOUT
+from ._outlet import OutletListener as OutletListener
+from ._outlet import OutletWorker as OutletWorker
+from ._protocol import CHUNK as CHUNK
+from ._protocol import CREDIT_BATCH as CREDIT_BATCH
+from ._protocol import MAX_PAYLOAD as MAX_PAYLOAD
+from ._protocol import WINDOW as WINDOW
+from ._protocol import Credit as Credit
+from ._protocol import Disconnect as Disconnect
+from ._protocol import End as End
+from ._protocol import LocalPortalError as LocalPortalError
+from ._protocol import Payload as Payload
+from ._protocol import Phase as Phase
+from ._protocol import Ping as Ping
+from ._protocol import Pong as Pong
+from ._protocol import PortalError as PortalError
+from ._protocol import PortalMessage as PortalMessage
+from ._protocol import PortalProtocolError as PortalProtocolError
+from ._protocol import PortalState as PortalState
+from ._protocol import PortalTimeout as PortalTimeout
+from ._protocol import Role as Role
+from ._protocol import decode as decode
+from ._protocol import encode as encode
+from ._worker import LINGER as LINGER
+from ._worker import PortalWorker as PortalWorker

@@ -1,0 +1,177 @@
+"""The TCP inlet: a listener actor, and a worker per accepted TCP connection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+import trio
+
+from actors import TEMPORARY, Actor, Address, NodeStopped, Route, TransportError
+from transports import split_host_port
+
+from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, PortalTimeout, Role, encode
+from ._worker import PortalWorker, configure_socket
+
+log = logging.getLogger("ockam.portal")
+
+PING_TIMEOUT = 10.0
+"""Seconds an inlet worker waits for the outlet's Pong before it closes its TCP connection."""
+
+Status = Literal["up", "down"]
+
+
+class InletListener(Actor):
+    """An inlet: listens on `bind` and starts an `InletWorker` for each accepted connection.
+
+    The listener stays up whatever happens to the route: a connection whose portal cannot be
+    set up (no outlet yet, a relay down) is closed, and the next connection tries the route
+    from scratch. `status` is `"down"` after a portal failed to open, `"up"` again after one
+    opened. The portals run in the node's nursery: deleting the inlet leaves them up.
+    """
+
+    def __init__(self, bind: str, route: Route, *, ping_timeout: float = PING_TIMEOUT) -> None:
+        if not route:
+            raise ValueError("an inlet needs a non-empty route to its outlet")
+        if ping_timeout <= 0:
+            raise ValueError(f"ping_timeout must be positive, not {ping_timeout!r}")
+        self.host, self.port = split_host_port(bind)
+        self.route = route
+        self.ping_timeout = ping_timeout
+        self.bind_addr = ""
+        self.status: Status = "up"
+        self._listener: trio.SocketListener | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        except OSError as exc:
+            raise TransportError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        listener = listeners[0]
+        for extra in listeners[1:]:
+            await extra.aclose()
+        self._listener = listener
+        try:
+            host, port = listener.socket.getsockname()[:2]
+            self.bind_addr = f"{host}:{port}"
+            log.info(
+                "inlet %s listening on %s for %s", self.ctx.address, self.bind_addr, self.route
+            )
+            task_status.started()
+            await self._accept(listener)
+        finally:
+            with trio.move_on_after(1) as scope:
+                scope.shield = True
+                await listener.aclose()
+
+    async def _accept(self, listener: trio.SocketListener) -> None:
+        node = self.ctx.node
+        while True:
+            try:
+                stream = await listener.accept()
+            except trio.ClosedResourceError:
+                return  # `close` was called
+            except OSError as exc:
+                # Out of file descriptors and the like: wait a moment rather than spin.
+                log.warning("inlet %s: accept failed: %s", self.bind_addr, exc)
+                await trio.sleep(0.1)
+                continue
+            configure_socket(stream)
+            worker = InletWorker(
+                stream, self.route, ping_timeout=self.ping_timeout, on_handshake=self._on_handshake
+            )
+            try:
+                await node.start_actor(worker, policy=TEMPORARY)
+            except NodeStopped:
+                await trio.aclose_forcefully(stream)
+                return
+
+    def _on_handshake(self, ok: bool) -> None:
+        self.status = "up" if ok else "down"
+
+    def close(self) -> None:
+        """Stop accepting and free the port now (the actor stops soon after)."""
+        if self._listener is not None:
+            self._listener.socket.close()
+
+
+class InletWorker(PortalWorker):
+    """The inlet's side of one portal: sends Ping along the inlet's route, waits for Pong.
+
+    With no Pong within `ping_timeout` seconds (or at once when the route's first hop is
+    unreachable, or on the outlet's Disconnect) the TCP connection is closed.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        route: Route,
+        *,
+        ping_timeout: float = PING_TIMEOUT,
+        on_handshake: Callable[[bool], None] | None = None,
+    ) -> None:
+        super().__init__(Role.INLET)
+        self._stream = stream
+        self.route = route
+        self.ping_timeout = ping_timeout
+        self._on_handshake = on_handshake
+
+    def _report(self, ok: bool, reason: str = "") -> None:
+        if reason:
+            self._set_reason(reason)
+            log.info("inlet worker %s: %s", self.ctx.address, reason)
+        if self._on_handshake is not None:
+            self._on_handshake(ok)
+
+    async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
+        stream = self._stream
+        assert stream is not None
+        state = self.state
+        if not await self.ctx.send_to(self.route, state.send(Ping())):
+            self._report(False, f"the route {self.route} is unreachable")
+            return None
+        mailbox = self.ctx.mailbox
+        with trio.move_on_after(self.ping_timeout):
+            while True:
+                try:
+                    message = await mailbox.get()
+                except (trio.EndOfChannel, trio.ClosedResourceError):
+                    return None
+                try:
+                    event = state.receive(message.payload)
+                except PortalProtocolError as exc:
+                    self._report(False, f"protocol error during the handshake: {exc}")
+                    return None
+                if isinstance(event, Disconnect):
+                    self._report(False, f"the outlet refused: {event.reason}")
+                    return None
+                assert isinstance(event, Pong)  # the state allows nothing else now
+                peer = message.return_route
+                try:
+                    carrier = await self.ctx.node.router.resolve(peer.next)
+                except TransportError as exc:
+                    self._report(False, f"the outlet's route is unreachable: {exc}")
+                    return None
+                self._report(True)
+                return stream, peer, carrier
+        timeout = PortalTimeout(
+            f"no answer from the outlet at {self.route} within {self.ping_timeout:g} s"
+        )
+        self._report(False, str(timeout))
+        await trio.aclose_forcefully(stream)
+        await self._answer_late_pong()
+        return None
+
+    async def _answer_late_pong(self) -> None:
+        """Tell an outlet worker whose Pong comes after we gave up that the portal is closed."""
+        with trio.move_on_after(self.ping_timeout):
+            try:
+                message = await self.ctx.mailbox.get()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            if message.return_route:
+                answer = encode(Disconnect("the inlet gave up waiting for Pong"))
+                await self.ctx.node.router.send(message.reply(answer, sender=self.ctx.address))

@@ -1,0 +1,225 @@
+"""`Portals`: a node's TCP inlets and outlets, as `tcp-inlet` / `tcp-outlet` commands see them."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from actors import (
+    LOCAL,
+    Address,
+    AddressInUse,
+    MultiAddr,
+    Route,
+    RouteError,
+    local,
+    random_address,
+)
+from transports import split_host_port
+
+from ._inlet import PING_TIMEOUT, InletListener
+from ._outlet import OutletListener
+
+if TYPE_CHECKING:
+    from actors import Node
+
+DEFAULT_OUTLET = "outlet"
+"""The address of the first outlet created without one."""
+
+
+class OutletInfo(msgspec.Struct, frozen=True):
+    """An outlet as `tcp-outlet show --output json` shows it (Ockam's field names)."""
+
+    worker_address: str
+    """The outlet's local address as a route: `/service/outlet`."""
+    to: str
+    """The target, `host:port`."""
+    alias: str
+    """The outlet's address without `/service/`."""
+
+
+class InletInfo(msgspec.Struct, frozen=True):
+    """An inlet as `tcp-inlet show --output json` shows it (Ockam's field names)."""
+
+    alias: str
+    bind_addr: str
+    """Where the inlet listens, `host:port` (the real port when 0 was asked for)."""
+    to: str
+    """The route to the outlet, in its text form."""
+    status: str
+    """`up`, or `down` after the last portal failed to open (the inlet keeps listening)."""
+
+
+def local_name(text: str) -> str:
+    """The worker name in `outlet`, `0#outlet`, `/service/outlet` or `/worker/outlet`.
+
+    Raises:
+        RouteError: `text` does not name one local worker.
+    """
+    text = text.strip()
+    if text.startswith("/"):
+        segments = MultiAddr.parse(text).segments
+        if len(segments) != 1 or segments[0].kind not in ("service", "worker"):
+            raise RouteError(f"bad address {text!r}: expected /service/NAME or NAME")
+        return segments[0].value
+    address = Address.parse(text)
+    if address.type != LOCAL:
+        raise RouteError(f"bad address {text!r}: an outlet's address must be local")
+    return local(address.value).value
+
+
+class Portals:
+    """The TCP inlets and outlets of one node.
+
+    Example:
+        portals = Portals(node)
+        await portals.create_outlet(target="127.0.0.1:5000")          # at /service/outlet
+        await portals.create_inlet(bind="127.0.0.1:6000", route=route)  # route ends in outlet
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._outlets: dict[str, OutletListener] = {}
+        self._inlets: dict[str, InletListener] = {}
+
+    # --- outlets -------------------------------------------------------------------------------
+
+    async def create_outlet(self, *, target: str, address: str | None = None) -> OutletInfo:
+        """Start an outlet at `address` that connects each portal to `target` (`host:port`).
+
+        Without `address` the first outlet is at `outlet`, later ones at a random address.
+
+        Raises:
+            TransportError: `target` is not `host:port`.
+            RouteError: `address` is not a local worker name.
+            AddressInUse: a worker is already registered at `address`.
+        """
+        split_host_port(target)
+        router = self.node.router
+        if address is None:
+            taken = router.is_registered(local(DEFAULT_OUTLET))
+            name = random_address().value if taken else DEFAULT_OUTLET
+        else:
+            name = local_name(address)
+        in_use = AddressInUse(
+            f"cannot create an outlet at /service/{name}: a worker is already registered there "
+            "(delete it first, or choose another address)"
+        )
+        if router.is_registered(local(name)):
+            raise in_use
+        listener = OutletListener(target)
+        try:
+            await self.node.start_actor(listener, name)
+        except AddressInUse:
+            raise in_use from None
+        self._outlets[name] = listener
+        return self._outlet_info(name, listener)
+
+    def _outlet_info(self, name: str, listener: OutletListener) -> OutletInfo:
+        return OutletInfo(worker_address=f"/service/{name}", to=listener.target, alias=name)
+
+    def _running_outlets(self) -> dict[str, OutletListener]:
+        for name, listener in list(self._outlets.items()):
+            if self.node.actor_at(name) is not listener:
+                del self._outlets[name]
+        return self._outlets
+
+    def outlets(self) -> list[OutletInfo]:
+        """Every running outlet, by address."""
+        running = self._running_outlets()
+        return [self._outlet_info(name, running[name]) for name in sorted(running)]
+
+    def outlet(self, address: str) -> OutletInfo | None:
+        """The outlet at `address` (`outlet` or `/service/outlet`), if any."""
+        try:
+            name = local_name(address)
+        except RouteError:
+            return None
+        listener = self._running_outlets().get(name)
+        return None if listener is None else self._outlet_info(name, listener)
+
+    def delete_outlet(self, address: str) -> bool:
+        """Stop the outlet at `address`; False when there is none. Open portals stay up."""
+        try:
+            name = local_name(address)
+        except RouteError:
+            return False
+        listener = self._running_outlets().pop(name, None)
+        if listener is None:
+            return False
+        return self.node.stop_actor(name)
+
+    # --- inlets --------------------------------------------------------------------------------
+
+    async def create_inlet(
+        self,
+        *,
+        bind: str,
+        route: Route | str,
+        alias: str | None = None,
+        ping_timeout: float = PING_TIMEOUT,
+    ) -> InletInfo:
+        """Listen on `bind` (`host:port`, port 0 picks one) and carry each TCP connection
+        accepted there along `route` to an outlet.
+
+        Args:
+            bind: where to listen.
+            route: the route to the outlet (a `Route`, or its text form with every segment
+                resolved, such as `/ip4/127.0.0.1/tcp/4000/service/outlet`).
+            alias: the inlet's name (default: random hex).
+            ping_timeout: seconds a new connection waits for the outlet to answer.
+
+        Raises:
+            TransportError: `bind` is malformed or cannot be listened on (address in use).
+            RouteError: `route` is malformed or empty.
+            AddressInUse: an inlet named `alias` exists already.
+        """
+        onward = Route.parse(route) if isinstance(route, str) else route
+        if not onward:
+            raise RouteError("an inlet needs a non-empty route to its outlet")
+        name = secrets.token_hex(8) if alias is None else alias
+        if not name:
+            raise ValueError("an inlet's alias must not be empty")
+        if name in self._running_inlets():
+            raise AddressInUse(
+                f"an inlet named {name!r} already exists on node {self.node.name} "
+                "(delete it first, or choose another alias)"
+            )
+        listener = InletListener(bind, onward, ping_timeout=ping_timeout)
+        await self.node.start_actor(listener)
+        self._inlets[name] = listener
+        return self._inlet_info(name, listener)
+
+    def _inlet_info(self, name: str, listener: InletListener) -> InletInfo:
+        return InletInfo(
+            alias=name, bind_addr=listener.bind_addr, to=str(listener.route), status=listener.status
+        )
+
+    def _running_inlets(self) -> dict[str, InletListener]:
+        for name, listener in list(self._inlets.items()):
+            if self.node.actor_at(listener.ctx.address) is not listener:
+                del self._inlets[name]
+        return self._inlets
+
+    def inlets(self) -> list[InletInfo]:
+        """Every running inlet, by alias."""
+        running = self._running_inlets()
+        return [self._inlet_info(name, running[name]) for name in sorted(running)]
+
+    def inlet(self, alias: str) -> InletInfo | None:
+        """The inlet named `alias`, if any."""
+        listener = self._running_inlets().get(alias)
+        return None if listener is None else self._inlet_info(alias, listener)
+
+    def delete_inlet(self, alias: str) -> bool:
+        """Stop the inlet named `alias` and free its port now; False when there is none.
+
+        Portals it opened stay up until their TCP connections close.
+        """
+        listener = self._running_inlets().pop(alias, None)
+        if listener is None:
+            return False
+        listener.close()
+        return self.node.stop_actor(listener.ctx.address)

@@ -1,0 +1,424 @@
+"""The portal protocol, sans-IO: messages, flow control by credits, and the state of one side.
+
+A portal joins one TCP connection on the inlet's node to one on the outlet's node. The inlet
+worker sends `Ping` along the inlet's route; the outlet spawns a worker that connects to its
+target and answers `Pong` from its own address, so the inlet learns the worker's route from the
+Pong's return route. Then `Payload`s carry the bytes both ways.
+
+Flow control: each side may have at most `WINDOW` payloads unacknowledged. The receiver writes
+each payload to its TCP socket and returns `Credit(n)` once it has written `CREDIT_BATCH` of
+them. So the mailboxes and queues on the data path stay bounded, and a TCP client that reads
+slowly holds back only its own portal, never the connection shared with other portals.
+
+Closing: `End` says that the sender's TCP peer shut down its write side (a half-close); the
+receiver shuts down the write side of its own socket once everything before the End is written.
+`Disconnect` is each side's last message. A side sends it when both directions have ended
+(graceful), on any error, or in answer to the peer's `Disconnect`; each side answers the peer's
+Disconnect with its own (unless it has sent one already), so both sides learn that nothing more
+will arrive and no message is sent to a worker that has already stopped.
+
+Like h11, a `PortalState` takes messages to send and returns bytes, and takes received bytes and
+returns messages; it never touches a socket. Transitions of the handshake sit in `_SEND` and
+`_RECEIVE` below; data-phase rules (credit, window, half-close) in `_check_send` and
+`_check_receive`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NoReturn, TypeAlias
+
+import msgspec
+
+from actors import OckamError
+
+WINDOW = 32
+"""Payload messages a side may have sent and not yet had credited."""
+CREDIT_BATCH = WINDOW // 2
+"""The receiver returns credit once it has written this many payloads to its socket."""
+MAX_PAYLOAD = 64 * 1024
+"""The largest `Payload.data` the protocol accepts (64 KiB)."""
+CHUNK = 60 * 1024
+"""Bytes read from a TCP socket per `Payload` (60 KiB).
+
+Large enough that per-message overhead is small, and small enough that the encoded message plus
+its routing envelope (a few hundred bytes) plus a secure channel's framing and tag fit in one
+64 KiB (65 535-byte) Noise transport message, so no layer has to split a payload.
+"""
+
+
+class Ping(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The inlet's first message: asks the outlet for a worker connected to its target."""
+
+
+class Pong(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The outlet worker's first message: connected; reply to my address."""
+
+
+class Payload(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """Bytes read from one TCP socket, to be written to the other (1 to `MAX_PAYLOAD` bytes)."""
+
+    data: bytes
+
+
+class Credit(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The receiver wrote `messages` more payloads to its socket: the sender may send as many."""
+
+    messages: int
+
+
+class End(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender's TCP peer shut down its write side; no more payloads follow."""
+
+
+class Disconnect(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender's last message: the portal is closed (`reason` empty when it ended cleanly)."""
+
+    reason: str = ""
+
+
+PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | End | Disconnect
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[PortalMessage] = msgspec.msgpack.Decoder(PortalMessage)
+
+
+class PortalError(OckamError):
+    """Base class of portal errors."""
+
+
+class PortalProtocolError(PortalError):
+    """The peer broke the portal protocol; the portal must be closed."""
+
+
+class LocalPortalError(PortalError):
+    """This side tried to send something the protocol does not allow (a bug in the caller)."""
+
+
+class PortalTimeout(PortalError):
+    """The outlet did not answer the inlet's Ping in time."""
+
+
+def encode(message: PortalMessage) -> bytes:
+    """`message` in its wire form, without any state check (for replies outside a portal)."""
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> PortalMessage:
+    """The message in `data`.
+
+    Raises:
+        PortalProtocolError: `data` is not a portal message.
+    """
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise PortalProtocolError(f"undecodable portal message: {exc}") from None
+
+
+class Role(enum.Enum):
+    """Which end of the portal a state belongs to."""
+
+    INLET = "inlet"
+    OUTLET = "outlet"
+
+
+class Phase(enum.Enum):
+    """Where a portal is in its life."""
+
+    IDLE = "idle"
+    """Inlet: Ping not sent yet. Outlet: the Ping arrived; Pong not sent yet."""
+    PINGING = "pinging"
+    """Inlet: Ping sent, waiting for Pong (or Disconnect)."""
+    OPEN = "open"
+    """Handshake done: payloads, credits and ends flow."""
+    CLOSING = "closing"
+    """We sent Disconnect; what the peer sent before it saw ours is still arriving."""
+    PEER_CLOSED = "peer-closed"
+    """The peer sent Disconnect; ours is due."""
+    CLOSED = "closed"
+    """Both sides are done; nothing more is sent or received."""
+    ERROR = "error"
+    """A protocol error happened; the state accepts nothing more."""
+
+
+_MessageType = type[Ping] | type[Pong] | type[Payload] | type[Credit] | type[End]
+
+# The handshake: (role, phase, message type) -> next phase. Data messages are allowed in OPEN by
+# both roles (and received in CLOSING), under the guards in `_check_send` / `_check_receive`.
+# Disconnect is handled separately: it is allowed in every phase but CLOSED and ERROR.
+_SEND: dict[tuple[Role, Phase, _MessageType], Phase] = {
+    (Role.INLET, Phase.IDLE, Ping): Phase.PINGING,
+    (Role.OUTLET, Phase.IDLE, Pong): Phase.OPEN,
+}
+_RECEIVE: dict[tuple[Role, Phase, _MessageType], Phase] = {
+    (Role.INLET, Phase.PINGING, Pong): Phase.OPEN,
+}
+for _role in Role:
+    for _type in (Payload, Credit, End):
+        _SEND[(_role, Phase.OPEN, _type)] = Phase.OPEN
+        _RECEIVE[(_role, Phase.OPEN, _type)] = Phase.OPEN
+        # The peer sent these before it saw our Disconnect: accepted, and then ignored.
+        _RECEIVE[(_role, Phase.CLOSING, _type)] = Phase.CLOSING
+
+
+class PortalState:
+    """One side of one portal, without I/O.
+
+    The I/O shell calls `send(message)` and sends the bytes it returns; it passes every received
+    payload to `receive(data)` and acts on the message returned; it calls `payload_written()`
+    after each received payload is written to its socket (and sends the `Credit` it may return)
+    and `end_written()` once the peer's `End` is applied to its socket.
+
+    Any error (local or remote) leaves the state in `Phase.ERROR`.
+    """
+
+    __slots__ = (
+        "_credit",
+        "_end_received",
+        "_end_sent",
+        "_end_written",
+        "_unacked",
+        "_written",
+        "phase",
+        "role",
+        "window",
+    )
+
+    def __init__(self, role: Role, *, window: int = WINDOW) -> None:
+        if window < 2:
+            raise ValueError(f"window must be at least 2, not {window}")
+        self.role = role
+        self.window = window
+        self.phase = Phase.IDLE
+        self._credit = 0
+        self._unacked = 0
+        self._written = 0
+        self._end_sent = False
+        self._end_received = False
+        self._end_written = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<PortalState {self.role.value} {self.phase.value} credit={self._credit} "
+            f"unacked={self._unacked} end_sent={self._end_sent} "
+            f"end_received={self._end_received}>"
+        )
+
+    # --- what the shell reads ------------------------------------------------------------------
+
+    @property
+    def send_credit(self) -> int:
+        """Payloads this side may send now."""
+        return self._credit
+
+    @property
+    def can_send_payload(self) -> bool:
+        """True when a `Payload` may be sent now (open, not ended, credit left)."""
+        return self.phase is Phase.OPEN and not self._end_sent and self._credit > 0
+
+    @property
+    def unacknowledged(self) -> int:
+        """Payloads received and not yet credited back (written or not)."""
+        return self._unacked
+
+    @property
+    def end_sent(self) -> bool:
+        """True once this side sent `End`."""
+        return self._end_sent
+
+    @property
+    def end_received(self) -> bool:
+        """True once the peer's `End` arrived."""
+        return self._end_received
+
+    @property
+    def finished(self) -> bool:
+        """True when both directions have ended: our End is sent and the peer's is written."""
+        return self._end_sent and self._end_written
+
+    @property
+    def disconnect_sent(self) -> bool:
+        """True once this side sent its `Disconnect`."""
+        return self.phase in (Phase.CLOSING, Phase.CLOSED)
+
+    @property
+    def disconnect_due(self) -> bool:
+        """True when the peer sent `Disconnect` and ours is not sent yet."""
+        return self.phase is Phase.PEER_CLOSED
+
+    @property
+    def closed(self) -> bool:
+        """True when the portal is over, cleanly (CLOSED) or not (ERROR)."""
+        return self.phase in (Phase.CLOSED, Phase.ERROR)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def send(self, message: PortalMessage) -> bytes:
+        """Check that `message` may be sent now, account for it, and return its bytes.
+
+        Raises:
+            LocalPortalError: the protocol does not allow sending `message` now.
+        """
+        if isinstance(message, Disconnect):
+            self._send_disconnect()
+        else:
+            key = (self.role, self.phase, type(message))
+            next_phase = _SEND.get(key)
+            if next_phase is None:
+                self._local_error(
+                    f"the {self.role.value} cannot send {type(message).__name__} "
+                    f"while {self.phase.value}"
+                )
+            self._check_send(message)
+            self.phase = next_phase
+            if isinstance(message, Pong):
+                self._credit = self.window
+        return _encoder.encode(message)
+
+    def _send_disconnect(self) -> None:
+        if self.phase is Phase.PEER_CLOSED:
+            self.phase = Phase.CLOSED
+        elif self.phase in (Phase.IDLE, Phase.OPEN):
+            if self.phase is Phase.IDLE and self.role is Role.INLET:
+                self._local_error("the inlet has no peer to disconnect before it sends Ping")
+            self.phase = Phase.CLOSING
+        else:
+            self._local_error(f"cannot send Disconnect while {self.phase.value}")
+
+    def _check_send(self, message: PortalMessage) -> None:
+        if isinstance(message, Payload):
+            if self._end_sent:
+                self._local_error("cannot send Payload after End")
+            if self._credit <= 0:
+                self._local_error(f"cannot send Payload: all {self.window} credits are in use")
+            if not 0 < len(message.data) <= MAX_PAYLOAD:
+                self._local_error(
+                    f"a payload must hold 1 to {MAX_PAYLOAD} bytes, not {len(message.data)}"
+                )
+            self._credit -= 1
+        elif isinstance(message, Credit):
+            if not 0 < message.messages <= self._written:
+                self._local_error(
+                    f"cannot credit {message.messages} payloads: {self._written} are written "
+                    "and not yet credited"
+                )
+            self._written -= message.messages
+            self._unacked -= message.messages
+        elif isinstance(message, End):
+            if self._end_sent:
+                self._local_error("End was already sent")
+            self._end_sent = True
+
+    # --- receiving -----------------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> PortalMessage:
+        """Decode and check one received message, and account for it.
+
+        In `Phase.CLOSING` (our Disconnect is on its way) data messages are still accepted; the
+        shell ignores them.
+
+        Raises:
+            PortalProtocolError: `data` is not a message the peer may send now.
+        """
+        if self.phase is Phase.ERROR:
+            raise PortalProtocolError("the portal already failed")
+        try:
+            message = _decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            self._remote_error(f"undecodable portal message: {exc}")
+        if isinstance(message, Disconnect):
+            self._receive_disconnect()
+            return message
+        key = (self.role, self.phase, type(message))
+        next_phase = _RECEIVE.get(key)
+        if next_phase is None:
+            self._remote_error(
+                f"the {_peer(self.role)} sent {type(message).__name__} while this side is "
+                f"{self.phase.value}"
+            )
+        if self.phase is Phase.OPEN:
+            self._check_receive(message)
+        self.phase = next_phase
+        if isinstance(message, Pong):
+            self._credit = self.window
+        return message
+
+    def _receive_disconnect(self) -> None:
+        if self.phase is Phase.CLOSING:
+            self.phase = Phase.CLOSED
+        elif self.phase is Phase.PINGING:
+            # The outlet could not reach its target; it stopped without waiting for an answer.
+            self.phase = Phase.CLOSED
+        elif self.phase is Phase.OPEN:
+            self.phase = Phase.PEER_CLOSED
+        else:
+            self._remote_error(
+                f"the {_peer(self.role)} sent Disconnect while this side is {self.phase.value}"
+            )
+
+    def _check_receive(self, message: PortalMessage) -> None:
+        if isinstance(message, Payload):
+            if self._end_received:
+                self._remote_error(f"the {_peer(self.role)} sent Payload after End")
+            if self._unacked >= self.window:
+                self._remote_error(
+                    f"the {_peer(self.role)} sent more than {self.window} payloads without credit"
+                )
+            if not 0 < len(message.data) <= MAX_PAYLOAD:
+                self._remote_error(
+                    f"the {_peer(self.role)} sent a payload of {len(message.data)} bytes "
+                    f"(1 to {MAX_PAYLOAD} allowed)"
+                )
+            self._unacked += 1
+        elif isinstance(message, Credit):
+            in_flight = self.window - self._credit
+            if not 0 < message.messages <= in_flight:
+                self._remote_error(
+                    f"the {_peer(self.role)} credited {message.messages} payloads; "
+                    f"{in_flight} are unacknowledged"
+                )
+            self._credit += message.messages
+        elif isinstance(message, End):
+            if self._end_received:
+                self._remote_error(f"the {_peer(self.role)} sent End twice")
+            self._end_received = True
+
+    # --- progress of the shell's socket writes -------------------------------------------------
+
+    def payload_written(self) -> Credit | None:
+        """Record that one received payload was written to the socket.
+
+        Returns the `Credit` to send now (pass it to `send`), or None. No credit is returned
+        once the peer has ended (it sends no more payloads) or the portal is closing.
+        """
+        if self._written >= self._unacked:
+            self._local_error("more payloads written than received")
+        self._written += 1
+        if (
+            self._written >= self.window // 2
+            and self.phase is Phase.OPEN
+            and not self._end_received
+        ):
+            return Credit(self._written)
+        return None
+
+    def end_written(self) -> None:
+        """Record that the peer's `End` was applied to the socket (its write side is shut)."""
+        if not self._end_received:
+            self._local_error("End written before it was received")
+        self._end_written = True
+
+    # --- errors --------------------------------------------------------------------------------
+
+    def _local_error(self, text: str) -> NoReturn:
+        self.phase = Phase.ERROR
+        raise LocalPortalError(text)
+
+    def _remote_error(self, text: str) -> NoReturn:
+        self.phase = Phase.ERROR
+        raise PortalProtocolError(text)
+
+
+def _peer(role: Role) -> str:
+    return "outlet" if role is Role.INLET else "inlet"

@@ -1,0 +1,275 @@
+"""The portal worker: the I/O shell around one `PortalState`, one TCP socket, one route.
+
+`InletWorker` and `OutletWorker` differ only in their handshake; once it is done, both run
+`PortalWorker._pump`:
+
+- a reader task reads the socket (`CHUNK` bytes at a time, only while it has credit) and sends
+  each read as one `Payload` along the peer's route; at EOF it sends `End`;
+- the mailbox loop (`_dispatch`) checks each message with the state and queues payloads and
+  ends for the writer; it never waits on the socket, so credits and Disconnect are seen at once;
+- a writer task writes queued payloads to the socket (then returns credit), applies `End` with
+  `send_eof`, and closes the socket after the peer's Disconnect once what came before it is
+  written (within `LINGER` seconds);
+- a watcher closes everything at once when the worker that carries the portal (the connection
+  worker, or whatever local worker is the route's first hop) stops.
+
+The mailbox holds `WINDOW` payloads plus a few control messages, and the writer's queue holds
+`WINDOW` payloads plus End and Disconnect: a peer that keeps to its credit never makes the
+connection worker that delivers to us wait, so one slow TCP client never stalls other portals
+that share its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import trio
+
+from actors import Actor, Address, LocalMessage, Route
+
+from ._protocol import (
+    CHUNK,
+    WINDOW,
+    Credit,
+    Disconnect,
+    End,
+    Payload,
+    Phase,
+    PortalProtocolError,
+    PortalState,
+    Role,
+    encode,
+)
+
+log = logging.getLogger("ockam.portal")
+
+LINGER = 5.0
+"""Seconds a closing worker waits for the peer's Disconnect, or to flush what it received
+before the peer's Disconnect to a slow socket, before it stops anyway."""
+_CLOSE_TIMEOUT = 1.0
+_SOCKET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+_Write = Payload | End | Disconnect
+
+
+def configure_socket(stream: trio.abc.Stream) -> None:
+    """TCP_NODELAY on a socket stream: a portal forwards what it reads at once."""
+    if isinstance(stream, trio.SocketStream):
+        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+
+
+class PortalWorker(Actor):
+    """One side of one portal: a TCP socket joined to a route.
+
+    Subclasses implement `_handshake`, which returns the socket, the route to the peer worker
+    and the local address of the worker that carries the portal, or None when the portal could
+    not be set up (the socket is then closed).
+    """
+
+    mailbox_size = WINDOW + 8
+
+    def __init__(self, role: Role) -> None:
+        self.state = PortalState(role)
+        self._stream: trio.abc.Stream | None = None
+        self._peer = Route()
+        self._me = Route()
+        self._carrier: Address | None = None
+        self._credit_event = trio.Event()
+        self._io_done = trio.Event()
+        self._io_scope = trio.CancelScope()
+        self._dispatch_scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._writes_send, self._writes_receive = trio.open_memory_channel[_Write](WINDOW + 2)
+        self.close_reason = ""
+
+    async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
+        raise NotImplementedError
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._me = Route((self.ctx.address,))
+        task_status.started()
+        try:
+            opened = await self._handshake()
+            if opened is not None:
+                stream, self._peer, self._carrier = opened
+                self._stream = stream
+                await self._pump(stream)
+        finally:
+            if self._stream is not None:
+                with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+                    scope.shield = True
+                    await trio.aclose_forcefully(self._stream)
+            await self._disconnect_on_stop()
+            log.info("portal %s closed: %s", self.ctx.address, self.close_reason or "done")
+
+    async def _disconnect_on_stop(self) -> None:
+        """Tell the peer when this worker is stopped from outside while the portal is open."""
+        state = self.state
+        if state.phase not in (Phase.OPEN, Phase.PEER_CLOSED) or self._carrier is None:
+            return
+        if self.close_reason:
+            return  # closed on purpose (its route is gone): a Disconnect would be dropped
+        node = self.ctx.node
+        if node.nursery.cancel_scope.cancel_called or node.monitor(self._carrier).is_set():
+            return  # the node is shutting down, or nothing can reach the peer any more
+        self._set_reason("the portal worker was stopped")
+        data = state.send(Disconnect(self.close_reason))
+        with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+            scope.shield = True
+            await self._send(data)
+
+    def _set_reason(self, reason: str) -> None:
+        if not self.close_reason:
+            self.close_reason = reason
+
+    async def _send(self, data: bytes) -> bool:
+        """Send one encoded portal message to the peer; False when it was dropped."""
+        return await self.ctx.node.router.send(LocalMessage(self._peer, self._me, data))
+
+    async def _send_last(self, data: bytes) -> None:
+        """Send our Disconnect even while the worker is being cancelled (bounded)."""
+        with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT):
+            await self._send(data)
+
+    # --- the data phase ------------------------------------------------------------------------
+
+    async def _pump(self, stream: trio.abc.Stream) -> None:
+        assert self._carrier is not None
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._watch_carrier, self._carrier)
+            nursery.start_soon(self._run_io, stream)
+            with self._dispatch_scope:
+                await self._dispatch()
+            nursery.cancel_scope.cancel()
+
+    async def _watch_carrier(self, carrier: Address) -> None:
+        await self.ctx.node.monitor(carrier).wait()
+        self._set_reason(f"the worker carrying the portal ({carrier}) stopped")
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+
+    async def _run_io(self, stream: trio.abc.Stream) -> None:
+        try:
+            with self._io_scope:
+                async with trio.open_nursery() as io:
+                    io.start_soon(self._read_socket, stream)
+                    await self._write_socket(stream)
+                    io.cancel_scope.cancel()
+        finally:
+            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+                scope.shield = True
+                await trio.aclose_forcefully(stream)
+            self._io_done.set()
+
+    def _close(self, reason: str, *, notify: bool = True) -> None:
+        """Close the socket now; send Disconnect (unless the route is gone) and linger for the
+        peer's."""
+        self._set_reason(reason or "both sides ended")
+        self._io_scope.cancel()
+        if notify and self.state.phase in (Phase.OPEN, Phase.PEER_CLOSED):
+            data = self.state.send(Disconnect(reason))
+            assert self._nursery is not None
+            self._nursery.start_soon(self._send_last, data)
+        if not notify or self.state.closed:
+            self._dispatch_scope.cancel()
+        else:
+            self._dispatch_scope.deadline = min(
+                self._dispatch_scope.deadline, trio.current_time() + LINGER
+            )
+
+    async def _dispatch(self) -> None:
+        """The mailbox loop: check each message and act on it, until the portal is closed."""
+        state = self.state
+        mailbox = self.ctx.mailbox
+        writes = self._writes_send
+        while not state.closed:
+            try:
+                message = await mailbox.get()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            was_open = state.phase in (Phase.OPEN, Phase.PEER_CLOSED)
+            try:
+                event = state.receive(message.payload)
+            except PortalProtocolError as exc:
+                log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
+                self._set_reason(f"protocol error: {exc}")
+                self._io_scope.cancel()
+                if was_open:
+                    await self._send(encode(Disconnect(f"protocol error: {exc}")))
+                return
+            if state.phase is Phase.CLOSING:
+                continue  # sent before the peer saw our Disconnect: nothing to do
+            if isinstance(event, Payload | End):
+                writes.send_nowait(event)  # never full: the state enforces the window
+            elif isinstance(event, Credit):
+                self._credit_event.set()
+            elif isinstance(event, Disconnect):
+                await self._peer_disconnected(event)
+                return
+
+    async def _peer_disconnected(self, event: Disconnect) -> None:
+        self._set_reason(f"the peer disconnected: {event.reason}" if event.reason else "")
+        if self.state.disconnect_due:
+            await self._send(self.state.send(Disconnect()))
+        # Write what arrived before the Disconnect, then close; a client that does not read
+        # gets LINGER seconds.
+        self._writes_send.send_nowait(event)
+        with trio.move_on_after(LINGER):
+            await self._io_done.wait()
+
+    async def _read_socket(self, stream: trio.abc.Stream) -> None:
+        state = self.state
+        while True:
+            while not state.can_send_payload:
+                if state.phase is not Phase.OPEN or state.end_sent:
+                    return
+                self._credit_event = trio.Event()
+                await self._credit_event.wait()
+            try:
+                data = await stream.receive_some(CHUNK)
+            except _SOCKET_ERRORS as exc:
+                self._close(f"reading the socket failed: {exc}")
+                return
+            if state.phase is not Phase.OPEN:
+                return
+            if not data:
+                sent = await self._send(state.send(End()))
+                if not sent:
+                    self._close("the route to the peer is gone", notify=False)
+                elif state.finished:
+                    self._close("")
+                return
+            if not isinstance(data, bytes):
+                data = bytes(data)  # a socket gives bytes; other streams may give a bytearray
+            if not await self._send(state.send(Payload(data))):
+                self._close("the route to the peer is gone", notify=False)
+                return
+
+    async def _write_socket(self, stream: trio.abc.Stream) -> None:
+        state = self.state
+        async for item in self._writes_receive:
+            if isinstance(item, Payload):
+                try:
+                    await stream.send_all(item.data)
+                except _SOCKET_ERRORS as exc:
+                    self._close(f"writing the socket failed: {exc}")
+                    return
+                credit = state.payload_written()
+                if credit is not None and not await self._send(state.send(credit)):
+                    self._close("the route to the peer is gone", notify=False)
+                    return
+            elif isinstance(item, End):
+                if isinstance(stream, trio.abc.HalfCloseableStream):
+                    try:
+                        await stream.send_eof()
+                    except _SOCKET_ERRORS as exc:
+                        self._close(f"shutting down the socket's write side failed: {exc}")
+                        return
+                state.end_written()
+                if state.finished:
+                    self._close("")
+                    return
+            else:
+                return  # the peer's Disconnect: everything before it is written

@@ -1,0 +1,418 @@
+"""The portal protocol without sockets: two `PortalState`s joined by a fake link (h11 style)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portals import (
+    CHUNK,
+    CREDIT_BATCH,
+    MAX_PAYLOAD,
+    WINDOW,
+    Credit,
+    Disconnect,
+    End,
+    LocalPortalError,
+    Payload,
+    Phase,
+    Ping,
+    Pong,
+    PortalMessage,
+    PortalProtocolError,
+    PortalState,
+    Role,
+    decode,
+    encode,
+)
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+class Link:
+    """An inlet state and an outlet state; each `to_*` call carries one message across."""
+
+    def __init__(self, *, window: int = WINDOW) -> None:
+        self.inlet = PortalState(Role.INLET, window=window)
+        self.outlet = PortalState(Role.OUTLET, window=window)
+
+    def to_outlet(self, message: PortalMessage) -> PortalMessage:
+        return self.outlet.receive(self.inlet.send(message))
+
+    def to_inlet(self, message: PortalMessage) -> PortalMessage:
+        return self.inlet.receive(self.outlet.send(message))
+
+
+def open_link(*, window: int = WINDOW) -> Link:
+    """A link past the handshake: the inlet pinged (the outlet listener took the Ping), Pong."""
+    link = Link(window=window)
+    assert decode(link.inlet.send(Ping())) == Ping()
+    assert link.to_inlet(Pong()) == Pong()
+    return link
+
+
+def phase(state: PortalState) -> Phase:
+    """The state's phase (a call, so that mypy does not narrow it across sends)."""
+    return state.phase
+
+
+def fill_window(sender: PortalState, receiver: PortalState) -> None:
+    for i in range(sender.window):
+        receiver.receive(sender.send(Payload(b"%d" % i)))
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [Ping(), Pong(), Payload(b"\x00\xff" * 10), Credit(16), End(), Disconnect("bye"), Disconnect()],
+)
+def test_messages_round_trip(message: PortalMessage) -> None:
+    assert decode(encode(message)) == message
+
+
+def test_wire_form_is_a_tagged_array() -> None:
+    assert msgspec.msgpack.decode(encode(Payload(b"ab"))) == ["Payload", b"ab"]
+    assert msgspec.msgpack.decode(encode(Credit(3))) == ["Credit", 3]
+    assert msgspec.msgpack.decode(encode(Ping())) == ["Ping"]
+
+
+def test_a_full_payload_stays_small() -> None:
+    # The portal's own framing adds a few bytes; CHUNK leaves room for the routing envelope
+    # and a secure channel within 64 KiB.
+    assert len(encode(Payload(bytes(CHUNK)))) <= CHUNK + 16
+    assert CHUNK + 4096 <= 64 * 1024
+    assert CHUNK <= MAX_PAYLOAD
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\xc1", msgspec.msgpack.encode(["Nope"]), b"\x92\xa6Credit"]
+)
+def test_undecodable_bytes_are_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(PortalProtocolError):
+        decode(data)
+
+
+# --- handshake -------------------------------------------------------------------------------
+
+
+def test_handshake_opens_both_sides_with_a_full_window() -> None:
+    link = Link()
+    assert phase(link.inlet) is Phase.IDLE
+    link.inlet.send(Ping())
+    assert phase(link.inlet) is Phase.PINGING
+    assert not link.inlet.can_send_payload
+    link.to_inlet(Pong())
+    for state in (link.inlet, link.outlet):
+        assert phase(state) is Phase.OPEN
+        assert state.send_credit == WINDOW
+        assert state.can_send_payload
+
+
+def test_inlet_may_not_send_payload_before_pong() -> None:
+    link = Link()
+    link.inlet.send(Ping())
+    with pytest.raises(LocalPortalError, match="while pinging"):
+        link.inlet.send(Payload(b"x"))
+    assert phase(link.inlet) is Phase.ERROR
+
+
+def test_payload_before_pong_is_a_protocol_error() -> None:
+    link = Link()
+    link.inlet.send(Ping())
+    with pytest.raises(PortalProtocolError, match="Payload while this side is pinging"):
+        link.inlet.receive(encode(Payload(b"x")))
+    assert phase(link.inlet) is Phase.ERROR
+    with pytest.raises(PortalProtocolError):
+        link.inlet.receive(encode(Pong()))
+
+
+def test_outlet_accepts_nothing_before_its_pong() -> None:
+    link = Link()
+    with pytest.raises(PortalProtocolError):
+        link.outlet.receive(encode(Ping()))
+
+
+def test_second_pong_is_a_protocol_error() -> None:
+    link = open_link()
+    with pytest.raises(PortalProtocolError, match="Pong"):
+        link.inlet.receive(encode(Pong()))
+
+
+def test_ping_after_open_is_a_local_error() -> None:
+    link = open_link()
+    with pytest.raises(LocalPortalError):
+        link.inlet.send(Ping())
+
+
+def test_outlet_that_cannot_connect_disconnects_instead_of_pong() -> None:
+    link = Link()
+    link.inlet.send(Ping())
+    assert link.to_inlet(Disconnect("cannot connect to 127.0.0.1:9")) == Disconnect(
+        "cannot connect to 127.0.0.1:9"
+    )
+    assert phase(link.inlet) is Phase.CLOSED
+    assert link.inlet.closed
+    assert phase(link.outlet) is Phase.CLOSING
+
+
+def test_inlet_cannot_disconnect_before_ping() -> None:
+    with pytest.raises(LocalPortalError):
+        PortalState(Role.INLET).send(Disconnect())
+
+
+def test_window_must_allow_batching() -> None:
+    with pytest.raises(ValueError, match="window"):
+        PortalState(Role.INLET, window=1)
+
+
+# --- payloads and credit ---------------------------------------------------------------------
+
+
+def test_payloads_cross_in_both_directions() -> None:
+    link = open_link()
+    assert link.to_outlet(Payload(b"request")) == Payload(b"request")
+    assert link.to_inlet(Payload(b"response")) == Payload(b"response")
+    assert link.inlet.send_credit == WINDOW - 1
+    assert link.outlet.unacknowledged == 1
+
+
+def test_sender_stops_at_the_window() -> None:
+    link = open_link()
+    fill_window(link.inlet, link.outlet)
+    assert link.inlet.send_credit == 0
+    assert not link.inlet.can_send_payload
+    with pytest.raises(LocalPortalError, match="credits are in use"):
+        link.inlet.send(Payload(b"one too many"))
+
+
+def test_receiver_rejects_more_than_the_window() -> None:
+    link = open_link()
+    for _ in range(WINDOW):
+        link.outlet.receive(encode(Payload(b"x")))
+    with pytest.raises(PortalProtocolError, match=f"more than {WINDOW} payloads"):
+        link.outlet.receive(encode(Payload(b"x")))
+
+
+def test_credit_returns_after_half_a_window_is_written() -> None:
+    link = open_link()
+    fill_window(link.inlet, link.outlet)
+    credits = [link.outlet.payload_written() for _ in range(CREDIT_BATCH)]
+    assert credits[:-1] == [None] * (CREDIT_BATCH - 1)
+    assert credits[-1] == Credit(CREDIT_BATCH)
+    assert link.to_inlet(Credit(CREDIT_BATCH)) == Credit(CREDIT_BATCH)
+    assert link.inlet.send_credit == CREDIT_BATCH
+    assert link.outlet.unacknowledged == WINDOW - CREDIT_BATCH
+
+
+def test_credit_overflow_is_a_protocol_error() -> None:
+    link = open_link()
+    link.to_outlet(Payload(b"x"))
+    with pytest.raises(PortalProtocolError, match="credited 2 payloads; 1 are unacknowledged"):
+        link.inlet.receive(encode(Credit(2)))
+
+
+@pytest.mark.parametrize("messages", [0, -1])
+def test_credit_must_be_positive(messages: int) -> None:
+    link = open_link()
+    link.to_outlet(Payload(b"x"))
+    with pytest.raises(PortalProtocolError):
+        link.inlet.receive(encode(Credit(messages)))
+
+
+def test_cannot_credit_what_was_not_written() -> None:
+    link = open_link()
+    link.to_outlet(Payload(b"x"))
+    with pytest.raises(LocalPortalError, match="cannot credit 1"):
+        link.outlet.send(Credit(1))
+
+
+def test_cannot_write_more_than_received() -> None:
+    link = open_link()
+    with pytest.raises(LocalPortalError, match="more payloads written"):
+        link.outlet.payload_written()
+
+
+@pytest.mark.parametrize("size", [0, MAX_PAYLOAD + 1])
+def test_payload_size_limits(size: int) -> None:
+    link = open_link()
+    with pytest.raises(LocalPortalError, match="1 to"):
+        link.inlet.send(Payload(bytes(size)))
+    with pytest.raises(PortalProtocolError, match=f"payload of {size} bytes"):
+        link.outlet.receive(encode(Payload(bytes(size))))
+
+
+def test_largest_payload_is_accepted() -> None:
+    link = open_link()
+    assert link.to_outlet(Payload(bytes(MAX_PAYLOAD))) == Payload(bytes(MAX_PAYLOAD))
+
+
+# --- half-close and disconnect ---------------------------------------------------------------
+
+
+def test_half_close_leaves_the_other_direction_open() -> None:
+    link = open_link()
+    link.to_outlet(Payload(b"request"))
+    assert link.to_outlet(End()) == End()
+    assert link.inlet.end_sent
+    assert link.outlet.end_received
+    assert not link.inlet.can_send_payload
+    # The response still flows, and the inlet still returns credit for it.
+    fill_window(link.outlet, link.inlet)
+    credit = None
+    for _ in range(CREDIT_BATCH):
+        credit = link.inlet.payload_written()
+    assert credit == Credit(CREDIT_BATCH)
+    link.to_outlet(credit)
+    assert link.outlet.send_credit == CREDIT_BATCH
+
+
+def test_payload_after_end() -> None:
+    link = open_link()
+    link.to_outlet(End())
+    with pytest.raises(LocalPortalError, match="after End"):
+        link.inlet.send(Payload(b"x"))
+    with pytest.raises(PortalProtocolError, match="Payload after End"):
+        link.outlet.receive(encode(Payload(b"x")))
+
+
+def test_end_twice() -> None:
+    link = open_link()
+    link.to_outlet(End())
+    with pytest.raises(LocalPortalError, match="already sent"):
+        link.inlet.send(End())
+    with pytest.raises(PortalProtocolError, match="End twice"):
+        link.outlet.receive(encode(End()))
+
+
+def test_no_credit_once_the_peer_ended() -> None:
+    link = open_link()
+    for _ in range(CREDIT_BATCH):
+        link.to_outlet(Payload(b"x"))
+    link.to_outlet(End())
+    assert [link.outlet.payload_written() for _ in range(CREDIT_BATCH)] == [None] * CREDIT_BATCH
+
+
+def test_end_written_before_received_is_a_local_error() -> None:
+    with pytest.raises(LocalPortalError):
+        open_link().inlet.end_written()
+
+
+def test_graceful_close() -> None:
+    link = open_link()
+    link.to_outlet(End())
+    link.to_inlet(End())
+    assert link.inlet.end_received
+    assert not link.outlet.finished  # the outlet's socket has not shut down yet
+    link.inlet.end_written()
+    link.outlet.end_written()
+    assert [state.finished for state in (link.inlet, link.outlet)] == [True, True]
+    # The inlet finishes first: its Disconnect is answered by the outlet's.
+    assert link.to_outlet(Disconnect()) == Disconnect()
+    assert phase(link.inlet) is Phase.CLOSING
+    assert link.inlet.disconnect_sent
+    assert phase(link.outlet) is Phase.PEER_CLOSED
+    assert link.outlet.disconnect_due
+    link.to_inlet(Disconnect())
+    assert phase(link.inlet) is Phase.CLOSED
+    assert phase(link.outlet) is Phase.CLOSED
+
+
+def test_crossing_disconnects_close_both_sides() -> None:
+    link = open_link()
+    from_inlet = link.inlet.send(Disconnect("client reset"))
+    from_outlet = link.outlet.send(Disconnect("server reset"))
+    assert link.outlet.receive(from_inlet) == Disconnect("client reset")
+    assert link.inlet.receive(from_outlet) == Disconnect("server reset")
+    assert link.inlet.closed
+    assert link.outlet.closed
+    assert not link.inlet.disconnect_due
+    assert not link.outlet.disconnect_due
+
+
+def test_data_sent_before_the_peer_saw_our_disconnect_is_accepted() -> None:
+    link = open_link()
+    fill_window(link.outlet, link.inlet)
+    in_flight = [link.outlet.send(End()), link.outlet.send(Disconnect())]
+    link.inlet.send(Disconnect("gone"))
+    # The outlet's messages cross ours: accepted while closing, without window checks.
+    link.inlet.receive(encode(Payload(b"late")))
+    link.inlet.receive(encode(Credit(1)))
+    for data in in_flight:
+        link.inlet.receive(data)
+    assert phase(link.inlet) is Phase.CLOSED
+    assert link.inlet.payload_written() is None  # no credit once closing
+
+
+def test_nothing_may_follow_a_disconnect() -> None:
+    link = open_link()
+    link.to_outlet(Disconnect())
+    with pytest.raises(PortalProtocolError, match="Payload while this side is peer-closed"):
+        link.outlet.receive(encode(Payload(b"x")))
+
+
+def test_disconnect_twice() -> None:
+    link = open_link()
+    link.inlet.send(Disconnect())
+    with pytest.raises(LocalPortalError):
+        link.inlet.send(Disconnect())
+    link = open_link()
+    link.outlet.receive(encode(Disconnect()))
+    with pytest.raises(PortalProtocolError):
+        link.outlet.receive(encode(Disconnect()))
+
+
+def test_no_sending_after_disconnect() -> None:
+    for message in (Payload(b"x"), End()):
+        state = open_link().inlet
+        state.send(Disconnect())
+        with pytest.raises(LocalPortalError):
+            state.send(message)
+
+
+def test_repr_names_role_and_phase() -> None:
+    assert "inlet open" in repr(open_link().inlet)
+
+
+# --- a whole transfer, with writes and credits interleaved at random ---------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=64), min_size=0, max_size=300),
+    schedule=st.lists(st.integers(min_value=0, max_value=2), min_size=1, max_size=50),
+    window=st.integers(min_value=2, max_value=8),
+)
+def test_transfer_respects_the_window_and_keeps_order(
+    chunks: list[bytes], schedule: list[int], window: int
+) -> None:
+    """The inlet sends `chunks` while it has credit; the outlet writes queued payloads in
+    bursts chosen by `schedule`, returning credit; everything arrives once, in order."""
+    link = open_link(window=window)
+    to_send = deque(chunks)
+    queued: deque[bytes] = deque()  # received by the outlet, not yet written
+    written: list[bytes] = []
+    step = 0
+    while to_send or queued or not link.inlet.end_sent:
+        while to_send and link.inlet.can_send_payload:
+            message = link.to_outlet(Payload(to_send.popleft()))
+            assert isinstance(message, Payload)
+            queued.append(message.data)
+            assert len(queued) <= window
+        if not to_send and not link.inlet.end_sent:
+            link.to_outlet(End())
+        burst = schedule[step % len(schedule)] or (0 if link.inlet.can_send_payload else 1)
+        step += 1
+        for _ in range(min(burst, len(queued))):
+            written.append(queued.popleft())
+            credit = link.outlet.payload_written()
+            if credit is not None:
+                assert link.to_inlet(credit) == credit
+        assert link.outlet.unacknowledged <= window
+    assert written == chunks
+    assert link.outlet.end_received
