@@ -98,16 +98,17 @@ class WebSocketListener(Actor):
             task_status.started()
 
     async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
-        connection = await request.accept()
-        remote = connection.remote
-        peer = str(remote) if isinstance(remote, str) else f"{remote.address}:{remote.port}"
-        worker = ConnectionWorker(
-            transport="ws", mode="incoming", peer=peer, stream=WebSocketStream(connection)
-        )
         try:
+            connection = await request.accept()
+            remote = connection.remote
+            peer = str(remote) if isinstance(remote, str) else f"{remote.address}:{remote.port}"
+            worker = ConnectionWorker(
+                transport="ws", mode="incoming", peer=peer, stream=WebSocketStream(connection)
+            )
             await self._transport._start_connection(worker)
-        except TransportError as exc:
-            # The peer went away before the version byte: only that connection is lost.
+        except (TransportError, trio_websocket.ConnectionClosed) as exc:
+            # The peer went away before the handshake or the version byte: only that
+            # connection is lost. (Raised from here, it would stop the whole listener.)
             log.warning("dropped a connection accepted on %s: %s", self.bound, exc)
             return
         # trio-websocket closes the connection when this handler returns.

@@ -12,7 +12,7 @@ import struct
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -24,6 +24,7 @@ from actors import LocalMessage, Node, Route, open_node, route
 from transports import (
     MAX_FRAME_SIZE,
     ProtocolError,
+    StreamTransport,
     WireDecoder,
     decode_body,
     encode_message,
@@ -42,11 +43,14 @@ def _frame(body: bytes) -> bytes:
 
 
 class _Served:
-    """A node listening on loopback TCP, and a well-behaved node connected to it."""
+    """A node listening on loopback TCP (or WebSocket), and a well-behaved node connected to it."""
 
-    def __init__(self, server: Node, good: Node, address: str, good_route: Route) -> None:
+    def __init__(
+        self, server: Node, good: Node, accepting: StreamTransport, address: str, good_route: Route
+    ) -> None:
         self.server = server
         self.good = good
+        self.accepting = accepting
         self.address = address
         self.port = split_host_port(address)[1]
         self.good_route = good_route
@@ -57,22 +61,29 @@ class _Served:
 
     async def wait_for_connections(self, count: int) -> None:
         """Wait until the server holds exactly `count` connections."""
-        assert self.server.tcp is not None
-        while len(self.server.tcp.connections()) != count:
+        while len(self.accepting.connections()) != count:
             await trio.sleep(0.001)
 
 
 @asynccontextmanager
-async def _serve() -> AsyncIterator[_Served]:
+async def _serve(kind: Literal["tcp", "ws"] = "tcp") -> AsyncIterator[_Served]:
     async with (
         open_node("server", services=("uppercase",)) as server,
         open_node("good", services=()) as good,
     ):
         assert server.tcp is not None
+        assert server.ws is not None
         assert good.tcp is not None
-        listener = await server.tcp.listen("127.0.0.1:0")
-        info = await good.tcp.connect(listener.address)
-        served = _Served(server, good, listener.address, route(info.worker, "uppercase"))
+        assert good.ws is not None
+        if kind == "ws":
+            listener = await server.ws.listen("127.0.0.1:0")
+            info = await good.ws.connect(listener.address)
+        else:
+            listener = await server.tcp.listen("127.0.0.1:0")
+            info = await good.tcp.connect(listener.address)
+        accepting = server.ws if kind == "ws" else server.tcp
+        good_route = route(info.worker, "uppercase")
+        served = _Served(server, good, accepting, listener.address, good_route)
         await served.ping()
         await served.wait_for_connections(1)
         yield served
@@ -197,25 +208,38 @@ async def test_good_frames_are_answered_until_the_garbage(
     assert any("undecodable frame" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_peer_that_resets_at_once_leaves_the_listener_on_its_port(
-    caplog: pytest.LogCaptureFixture,
+_UPGRADE = (
+    b"GET /ockam HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ws"])
+async def test_peers_that_reset_at_once_leave_the_listener_serving_on_its_port(
+    kind: Literal["tcp", "ws"], caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(10):
-        async with _serve() as served:
-            assert served.server.tcp is not None
-            listeners = served.server.tcp.listeners()
+        async with _serve(kind) as served:
+            server = served.server
+            assert server.tcp is not None
+            assert server.ws is not None
+            listeners = server.ws.listeners() if kind == "ws" else server.tcp.listeners()
             for _ in range(20):
                 sock = socket.socket()
                 sock.connect(("127.0.0.1", served.port))
-                # Close with RST: the node may find the peer gone before it even looks.
+                if kind == "ws":
+                    sock.sendall(_UPGRADE)
+                # Close with RST: the node may find the peer gone before it answers.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
             await served.wait_for_connections(1)
-            assert served.server.tcp.listeners() == listeners
-            assert served.server.escalations == []
-            # The listener still accepts: a fresh raw connection gets the version byte.
-            assert await _misbehave(served.port, b"\x02") == VERSION
+            assert (server.ws.listeners() if kind == "ws" else server.tcp.listeners()) == listeners
+            assert server.escalations == []
+            if kind == "tcp":
+                # The listener still accepts: a fresh raw connection gets the version byte.
+                assert await _misbehave(served.port, b"\x02") == VERSION
             await served.ping()
+    # The listener never crashed (a restart would log here).
     assert not any(r.name == "ockam.supervisor" for r in caplog.records)
 
 
