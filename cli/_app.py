@@ -50,6 +50,9 @@ class Common:
 
 DEFAULT = Common()
 
+RouteOption = Annotated[str, Parameter(allow_leading_hyphen=True)]
+"""A route option: it may start with '-', the piped route (`--to -/service/uppercase`)."""
+
 
 class _State:
     verbose = False

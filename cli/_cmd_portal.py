@@ -9,7 +9,18 @@ from cyclopts import Parameter
 from actors import RouteError
 from portals import InletInfo, OutletInfo
 
-from ._app import DEFAULT, Common, ask, resolved, run, store, sub_app, target_node, to_builtins
+from ._app import (
+    DEFAULT,
+    Common,
+    RouteOption,
+    ask,
+    resolved,
+    run,
+    store,
+    sub_app,
+    target_node,
+    to_builtins,
+)
 from ._control import (
     CreateInlet,
     CreateOutlet,
@@ -120,7 +131,7 @@ def outlet_delete(address: str, /, *, at: At = None, common: Common = DEFAULT) -
 @inlet_app.command(name="create")
 def inlet_create(
     *,
-    to: str,
+    to: RouteOption,
     at: At = None,
     from_: Annotated[str, Parameter(name="--from")] = "127.0.0.1:0",
     alias: str | None = None,

@@ -8,7 +8,18 @@ from cyclopts import Parameter
 
 from actors import MultiAddr, RelayInfo, WorkerInfo, check_relay_name, open_node
 
-from ._app import DEFAULT, Common, ask, resolved, run, store, sub_app, target_node, to_builtins
+from ._app import (
+    DEFAULT,
+    Common,
+    RouteOption,
+    ask,
+    resolved,
+    run,
+    store,
+    sub_app,
+    target_node,
+    to_builtins,
+)
 from ._control import (
     CreateRelay,
     DeleteRelay,
@@ -36,7 +47,7 @@ def send(
     message: str,
     /,
     *,
-    to: str,
+    to: RouteOption,
     from_: Annotated[str | None, Parameter(name="--from")] = None,
     timeout: float = 10.0,
     common: Common = DEFAULT,
