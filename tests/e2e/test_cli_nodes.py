@@ -50,11 +50,14 @@ def test_tcp_connections_and_listeners(ockam: Ockam) -> None:
 
     created = ockam.out("tcp-connection", "create", "--from", "n1", "--to", f"127.0.0.1:{n2_port}")
     worker = HEX32.search(created)
-    assert worker is not None and created == f"/worker/{worker.group()}"
+    assert worker is not None
+    assert created == f"/worker/{worker.group()}"
     listed = ockam.out("tcp-connection", "list", "--node", "n1")
-    assert f"127.0.0.1:{n2_port}" in listed and worker.group() in listed
+    assert f"127.0.0.1:{n2_port}" in listed
+    assert worker.group() in listed
     shown = ockam.json("tcp-connection", "show", worker.group(), "--at", "n1")
-    assert isinstance(shown, dict) and shown["peer"] == f"127.0.0.1:{n2_port}"
+    assert isinstance(shown, dict)
+    assert shown["peer"] == f"127.0.0.1:{n2_port}"
     # /worker/<hex> and /service/<hex> name the same connection worker.
     for prefix in ("/worker/", "/service/"):
         route = f"{prefix}{worker.group()}/service/uppercase"
@@ -106,9 +109,11 @@ def test_killed_node_shows_stopped_and_can_be_recreated(ockam: Ockam) -> None:
     os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: not pid_alive(pid))
     shown = ockam.json("node", "show", "n1")
-    assert isinstance(shown, dict) and shown["status"] == "stopped"
+    assert isinstance(shown, dict)
+    assert shown["status"] == "stopped"
     again = ockam.run("node", "create", "n1", check=False)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
     ockam.run("node", "delete", "n1")
     assert ockam.out("node", "create", "n1") == "/node/n1"
     assert ockam.out("message", "send", "back", "--from", "n1", "--to", "/service/uppercase") == (
@@ -239,4 +244,5 @@ def test_help_describes_every_command(ockam: Ockam) -> None:
         ("tcp-connection", "list"),
     ):
         text = ockam.out(*command, "--help")
-        assert "--output" in text and "--quiet" in text
+        assert "--output" in text
+        assert "--quiet" in text
