@@ -101,7 +101,8 @@ class PortalWorker(Actor):
                     scope.shield = True
                     await trio.aclose_forcefully(self._stream)
             await self._disconnect_on_stop()
-            log.info("portal %s closed: %s", self.ctx.address, self.close_reason or "done")
+            reason = self.close_reason or ("done" if self.state.closed else "stopped")
+            log.info("portal %s closed: %s", self.ctx.address, reason)
 
     async def _disconnect_on_stop(self) -> None:
         """Tell the peer when this worker is stopped from outside while the portal is open."""
