@@ -4,9 +4,22 @@ and the vault that keeps their keys.
 A secure channel runs a Noise XX handshake (`HandshakeState`) whose second and third messages
 carry an `IdentityProof` binding each side's Noise static key to its `Identity`; then each
 direction is protected by a `ChannelEncryptor` / `ChannelDecryptor` pair. Keys live in a
-`Vault`. Nothing here does I/O except the vault's file access.
+`Vault`. All of that is sans-IO (but for the vault's file access); the actors that run it over
+routes are `SecureChannelListener` and `SecureChannelWorker`, opened with
+`create_secure_channel` or a node's `SecureChannels` registry.
 """
 
+from ._channel import DEFAULT_LISTENER as DEFAULT_LISTENER
+from ._channel import HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT
+from ._channel import PROLOGUE as PROLOGUE
+from ._channel import SecureChannelError as SecureChannelError
+from ._channel import SecureChannelInfo as SecureChannelInfo
+from ._channel import SecureChannelListener as SecureChannelListener
+from ._channel import SecureChannelListenerInfo as SecureChannelListenerInfo
+from ._channel import SecureChannels as SecureChannels
+from ._channel import SecureChannelWorker as SecureChannelWorker
+from ._channel import check_identifier as check_identifier
+from ._channel import create_secure_channel as create_secure_channel
 from ._identity import BINDING_CONTEXT as BINDING_CONTEXT
 from ._identity import IDENTIFIER_PREFIX as IDENTIFIER_PREFIX
 from ._identity import Identity as Identity
