@@ -80,6 +80,7 @@ class PortalWorker(Actor):
         self._io_scope = trio.CancelScope()
         self._dispatch_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
+        self._peer_gone = False
         self._writes_send, self._writes_receive = trio.open_memory_channel[_Write](WINDOW + 2)
         self.close_reason = ""
 
@@ -147,6 +148,10 @@ class PortalWorker(Actor):
 
     async def _watch_carrier(self, carrier: Address) -> None:
         await self.ctx.node.monitor(carrier).wait()
+        if self._peer_gone:
+            # The peer said its last word; what is left is our flush, bounded by LINGER. (When
+            # both ends are on one node the carrier is the peer worker itself.)
+            return
         self._set_reason(f"the worker carrying the portal ({carrier}) stopped")
         assert self._nursery is not None
         self._nursery.cancel_scope.cancel()
@@ -211,6 +216,7 @@ class PortalWorker(Actor):
                 return
 
     async def _peer_disconnected(self, event: Disconnect) -> None:
+        self._peer_gone = True
         self._set_reason(f"the peer disconnected: {event.reason}" if event.reason else "")
         if self.state.disconnect_due:
             await self._send(self.state.send(Disconnect()))

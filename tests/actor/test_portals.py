@@ -32,7 +32,7 @@ class Setup:
         self.inlet_node = nodes[0]
         self.outlet_node = nodes[-1]
         self.inlets = Portals(self.inlet_node)
-        self.outlets = Portals(self.outlet_node)
+        self.outlets = self.inlets if len(nodes) == 1 else Portals(self.outlet_node)
         self.route_to_outlet_node = route_to_outlet_node
         self.target = target
 
@@ -65,8 +65,9 @@ async def serve(nursery: trio.Nursery, handler: Handler) -> str:
 async def open_setup(handler: Handler, *, topology: str = "direct") -> AsyncIterator[Setup]:
     """A TCP server running `handler`, and nodes linked over loopback TCP.
 
-    `direct`: n1 -> n2 (outlet on n2). `hop`: n1 -> n2 -> n3 through n2's connection to n3.
-    `relay`: n3 registers relay `portal` at n2; n1 reaches n3's outlet through it.
+    `local`: inlet and outlet both on n1. `direct`: n1 -> n2 (outlet on n2). `hop`: n1 -> n2
+    -> n3 through n2's connection to n3. `relay`: n3 registers relay `portal` at n2; n1 reaches
+    n3's outlet through it.
     """
     async with trio.open_nursery() as nursery:
         target = await serve(nursery, handler)
@@ -79,7 +80,9 @@ async def open_setup(handler: Handler, *, topology: str = "direct") -> AsyncIter
             assert n2.tcp is not None
             assert n3.tcp is not None
             to_n2 = Address(TCP, (await n2.tcp.listen()).address)
-            if topology == "direct":
+            if topology == "local":
+                setup = Setup([n1], Route(), target)
+            elif topology == "direct":
                 setup = Setup([n1, n2], Route((to_n2,)), target)
             elif topology == "hop":
                 n3_listener = await n3.tcp.listen()
@@ -120,7 +123,7 @@ async def echo(stream: trio.SocketStream) -> None:
 # --- data -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("topology", ["direct", "hop", "relay"])
+@pytest.mark.parametrize("topology", ["local", "direct", "hop", "relay"])
 async def test_bytes_arrive_intact_both_ways(topology: str) -> None:
     """The client sends 4 MB while the server sends 3 MB of other bytes; both digests match."""
     upload = random.Random(1).randbytes(4_000_000)
@@ -182,6 +185,30 @@ async def test_half_close_client_still_receives_the_reply() -> None:
             await client.send_eof()
             assert await read_all(client) == b"got 300000 bytes"
             await client.aclose()
+
+
+@pytest.mark.parametrize("topology", ["local", "direct"])
+async def test_slow_reader_gets_everything_after_the_server_closed(topology: str) -> None:
+    """The outlet finishes (and disconnects) while the inlet still has payloads to write to a
+    client that reads slowly: they are all written before the inlet closes."""
+    response = random.Random(5).randbytes(8_000_000)
+
+    async def respond_then_close(stream: trio.SocketStream) -> None:
+        await read_all(stream)
+        await stream.send_all(response)
+        await stream.aclose()
+
+    with trio.fail_after(20):
+        async with open_setup(respond_then_close, topology=topology) as setup:
+            _, inlet = await setup.portal()
+            client = await connect(inlet)
+            await client.send_eof()
+            received = bytearray()
+            while chunk := await client.receive_some(16384):
+                received += chunk
+                await trio.sleep(0.0005)
+            await client.aclose()
+            assert received == response
 
 
 async def test_fifty_concurrent_connections() -> None:
