@@ -31,8 +31,13 @@ _RESOURCE = "/ockam"
 class WebSocketStream(trio.abc.Stream):
     """A `trio.abc.Stream` over a WebSocket connection: each `send_all` is one binary message."""
 
-    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+    def __init__(
+        self,
+        connection: trio_websocket.WebSocketConnection,
+        transport_stream: trio.abc.Stream | None = None,
+    ) -> None:
         self._ws = connection
+        self._transport_stream = transport_stream
         self._pending = b""
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -58,7 +63,13 @@ class WebSocketStream(trio.abc.Stream):
         return data
 
     async def aclose(self) -> None:
-        await self._ws.aclose()
+        try:
+            await self._ws.aclose()
+        finally:
+            # trio-websocket leaves its TCP stream open when the peer went away without a
+            # closing handshake (an abnormal closure): close it here, or the socket leaks.
+            if self._transport_stream is not None:
+                await trio.aclose_forcefully(self._transport_stream)
 
 
 class WebSocketListener(Actor):
@@ -146,18 +157,23 @@ class WebSocketTransport(StreamTransport):
         host, port = split_host_port(peer)
 
         async def opener(nursery: trio.Nursery) -> trio.abc.Stream:
+            # As trio_websocket.connect_websocket does, but keeping the TCP stream to close it.
+            stream = await trio.open_tcp_stream(host, port)
             try:
-                connection = await trio_websocket.connect_websocket(
+                connection = await trio_websocket.wrap_client_stream(
                     nursery,
-                    host,
-                    port,
+                    stream,
+                    host if port in (80, 443) else f"{host}:{port}",
                     _RESOURCE,
-                    use_ssl=False,
                     max_message_size=_MAX_MESSAGE,
                     receive_buffer_size=256 * 1024,
                 )
             except trio_websocket.HandshakeError as exc:
+                await trio.aclose_forcefully(stream)
                 raise TransportError(f"websocket handshake with {peer} failed: {exc}") from None
-            return WebSocketStream(connection)
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+            return WebSocketStream(connection, stream)
 
         return ConnectionWorker(transport="ws", mode="outgoing", peer=peer, opener=opener)

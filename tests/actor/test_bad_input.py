@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 import pytest
 import trio
+import trio_websocket
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -383,3 +384,46 @@ def test_hypothesis_bad_streams_close_only_their_connection(
 async def _bounded(fn: Any, *args: Any) -> None:
     with trio.fail_after(10):
         await fn(*args)
+
+
+@asynccontextmanager
+async def _raw_websocket(port: int) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A plain WebSocket client; it closes its own TCP stream (trio-websocket's client does
+    not when the server drops the connection without a closing handshake)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    try:
+        async with trio.open_nursery() as nursery:
+            ws = await trio_websocket.wrap_client_stream(
+                nursery, stream, f"127.0.0.1:{port}", "/ockam"
+            )
+            try:
+                yield ws
+            finally:
+                await ws.aclose()
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x07", "protocol version 7 is not supported"),
+        (VERSION + _header(MAX_FRAME_SIZE + 1), "over the 16777216 byte limit"),
+        (VERSION + _frame(b"\xc1"), "undecodable frame"),
+    ],
+)
+async def test_bad_input_over_websocket_closes_only_that_connection(
+    data: bytes, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with _serve("ws") as served, _raw_websocket(served.port) as ws:
+            assert await ws.get_message() == VERSION
+            await ws.send_message(data)
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+            assert any(
+                "closing connection" in r.getMessage() and reason in r.getMessage()
+                for r in caplog.records
+            )
+            await served.wait_for_connections(1)
+            await served.ping()

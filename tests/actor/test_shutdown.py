@@ -133,3 +133,28 @@ async def test_shutdown_stops_actors_busy_with_a_message(autojump_clock: trio.ab
             assert await node.send(route("stuck"), b"x")
             await stuck.handling.wait()
         assert _tasks_living() == tasks
+
+
+@linux_only
+@pytest.mark.parametrize("transport", ["tcp", "ws"])
+async def test_when_a_peer_node_stops_this_node_closes_its_side(transport: str) -> None:
+    with trio.fail_after(10):
+        async with open_node("n1", services=()) as n1:
+            assert n1.tcp is not None
+            assert n1.ws is not None
+            ours = n1.ws if transport == "ws" else n1.tcp
+            sockets = _open_sockets()
+            async with open_node("n2", services=("echo",)) as n2:
+                assert n2.tcp is not None
+                assert n2.ws is not None
+                theirs = n2.ws if transport == "ws" else n2.tcp
+                listener = await (n2.ws.listen() if transport == "ws" else n2.tcp.listen())
+                info = await ours.connect(listener.address)
+                reply = await n1.request(route(info.worker, "echo"), b"x", timeout=5)
+                assert reply.payload == b"x"
+                assert len(theirs.connections()) == 1
+            # n2 went away without a goodbye: n1's connection ends and closes its socket.
+            while ours.connections():
+                await trio.sleep(0.001)
+            assert _open_sockets() == sockets
+            assert not await n1.send(route(info.worker, "echo"), b"x")
