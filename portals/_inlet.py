@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Literal
 
 import trio
@@ -11,6 +12,7 @@ import trio
 from actors import TEMPORARY, Actor, Address, NodeStopped, Route, TransportError
 from transports import split_host_port
 
+from ._outlet import CONNECT_TIMEOUT
 from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, PortalTimeout, Role, encode
 from ._worker import PortalWorker, configure_socket
 
@@ -18,6 +20,8 @@ log = logging.getLogger("ockam.portal")
 
 PING_TIMEOUT = 10.0
 """Seconds an inlet worker waits for the outlet's Pong before it closes its TCP connection."""
+
+_REPLY_TIMEOUT = 1.0
 
 Status = Literal["up", "down"]
 
@@ -166,12 +170,20 @@ class InletWorker(PortalWorker):
         return None
 
     async def _answer_late_pong(self) -> None:
-        """Tell an outlet worker whose Pong comes after we gave up that the portal is closed."""
-        with trio.move_on_after(self.ping_timeout):
+        """Tell an outlet worker whose Pong comes after we gave up that the portal is closed.
+
+        Its Pong comes at the latest `CONNECT_TIMEOUT` after our Ping reached the outlet;
+        without this answer it would keep its connection to the target open for nothing.
+        """
+        with trio.move_on_after(CONNECT_TIMEOUT):
             try:
                 message = await self.ctx.mailbox.get()
             except (trio.EndOfChannel, trio.ClosedResourceError):
                 return
-            if message.return_route:
-                answer = encode(Disconnect("the inlet gave up waiting for Pong"))
-                await self.ctx.node.router.send(message.reply(answer, sender=self.ctx.address))
+            if not message.return_route:
+                return
+            answer = encode(Disconnect("the inlet gave up waiting for Pong"))
+            await self.ctx.node.router.send(message.reply(answer, sender=self.ctx.address))
+            # The outlet worker answers with its own Disconnect: take it, so it is not dropped.
+            with trio.move_on_after(_REPLY_TIMEOUT), suppress(trio.EndOfChannel):
+                await self.ctx.mailbox.get()

@@ -19,7 +19,18 @@ import trio
 
 import actors
 from actors import TCP, Address, AddressInUse, Node, Route, TransportError, local
-from portals import InletInfo, OutletInfo, Portals, PortalWorker
+from portals import (
+    Credit,
+    Disconnect,
+    InletInfo,
+    OutletInfo,
+    Ping,
+    Pong,
+    Portals,
+    PortalWorker,
+    decode,
+    encode,
+)
 
 Handler = Callable[[trio.SocketStream], Awaitable[None]]
 
@@ -398,6 +409,76 @@ async def test_outlet_worker_closes_when_the_client_resets() -> None:
             await wait_until(lambda: bool(portal_workers(setup.outlet_node)))
             client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
             await client.aclose()  # SO_LINGER 0: a reset, not a FIN
+            await server_saw_eof.wait()
+            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+
+
+async def test_stopping_a_portal_worker_closes_both_ends() -> None:
+    server_saw_eof = trio.Event()
+
+    async def echo_then_flag(stream: trio.SocketStream) -> None:
+        await echo(stream)
+        server_saw_eof.set()
+
+    with trio.fail_after(10):
+        async with open_setup(echo_then_flag) as setup:
+            _, inlet = await setup.portal()
+            client = await connect(inlet)
+            async with client:
+                await client.send_all(b"hi")
+                assert await client.receive_some(10) == b"hi"
+                (worker,) = portal_workers(setup.inlet_node)
+                assert setup.inlet_node.stop_actor(worker)
+                assert await client.receive_some(10) == b""
+                # The inlet worker told the outlet worker, which closed the server's socket.
+                await server_saw_eof.wait()
+                await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+
+
+async def test_protocol_error_from_the_inlet_closes_the_outlet_side() -> None:
+    server_saw_eof = trio.Event()
+
+    async def wait_for_eof(stream: trio.SocketStream) -> None:
+        with suppress(trio.BrokenResourceError):
+            await read_all(stream)
+        server_saw_eof.set()
+
+    with trio.fail_after(10):
+        async with open_setup(wait_for_eof) as setup:
+            await setup.outlets.create_outlet(target=setup.target)
+            # A hand-made inlet: a mailbox on n1 that pings, then credits what was never sent.
+            me = actors.random_address()
+            mailbox = actors.Mailbox(8)
+            setup.inlet_node.router.register([me], mailbox)
+            await setup.inlet_node.send(setup.route(), encode(Ping()), return_route=Route((me,)))
+            pong = await mailbox.get()
+            assert decode(pong.payload) == Pong()
+            await setup.inlet_node.send(
+                pong.return_route, encode(Credit(5)), return_route=Route((me,))
+            )
+            answer = decode((await mailbox.get()).payload)
+            assert isinstance(answer, Disconnect)
+            assert "protocol error" in answer.reason
+            await server_saw_eof.wait()
+            await wait_until(lambda: not portal_workers(setup.outlet_node))
+
+
+async def test_a_pong_after_the_inlet_gave_up_is_answered_with_disconnect() -> None:
+    server_saw_eof = trio.Event()
+
+    async def wait_for_eof(stream: trio.SocketStream) -> None:
+        with suppress(trio.BrokenResourceError):
+            await read_all(stream)
+        server_saw_eof.set()
+
+    with trio.fail_after(10):
+        async with open_setup(wait_for_eof) as setup:
+            # The inlet gives up before any Pong can come back.
+            _, inlet = await setup.portal(ping_timeout=1e-6)
+            client = await connect(inlet)
+            async with client:
+                assert await client.receive_some(10) == b""
+            # The outlet worker connected to the server, then learned the inlet is gone.
             await server_saw_eof.wait()
             await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
 
