@@ -60,7 +60,7 @@ class InletListener(Actor):
         self._listener = listener
         try:
             host, port = listener.socket.getsockname()[:2]
-            self.bind_addr = f"{host}:{port}"
+            self.bind_addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             log.info(
                 "inlet %s listening on %s for %s", self.ctx.address, self.bind_addr, self.route
             )
