@@ -19,6 +19,7 @@ from ._errors import NodeStopped as NodeStopped
 from ._errors import OckamError as OckamError
 from ._errors import RequestTimeout as RequestTimeout
 from ._errors import TransportError as TransportError
+from ._mailbox import InlineMailbox as InlineMailbox
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._message import LocalMessage as LocalMessage
@@ -38,6 +39,7 @@ from ._relay import RelayError as RelayError
 from ._relay import RelayInfo as RelayInfo
 from ._relay import RelayService as RelayService
 from ._relay import RelayWorker as RelayWorker
+from ._relay import check_relay_name as check_relay_name
 from ._relay import start_relay as start_relay
 from ._router import Router as Router
 from ._router import Transport as Transport

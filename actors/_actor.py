@@ -64,6 +64,14 @@ class Actor:
 
     ctx: Context
 
+    def make_mailbox(self) -> Mailbox:
+        """The mailbox the node registers for this actor (a bounded `Mailbox` by default).
+
+        Stateless forwarders return an `InlineMailbox`; a connection returns a queue that
+        writes straight to its socket when nothing is waiting.
+        """
+        return Mailbox(self.mailbox_size)
+
     async def on_start(self) -> None:
         """Called before the actor reports ready, and again after each restart."""
 

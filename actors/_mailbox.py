@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import trio
@@ -11,6 +13,8 @@ from ._errors import MailboxClosed
 from ._message import LocalMessage
 
 DEFAULT_MAILBOX_SIZE = 64
+
+log = logging.getLogger("ockam.actor")
 
 
 class MailboxStatistics(msgspec.Struct, frozen=True):
@@ -27,7 +31,7 @@ class Mailbox:
     A full mailbox makes `put` wait: that is how backpressure travels back along a route.
     """
 
-    __slots__ = ("_receive", "_send")
+    __slots__ = ("__weakref__", "_receive", "_send")
 
     def __init__(self, size: int | float = DEFAULT_MAILBOX_SIZE) -> None:
         if size != math.inf and (not isinstance(size, int) or size < 1):
@@ -69,3 +73,37 @@ class Mailbox:
             capacity=stats.max_buffer_size,
             blocked_senders=stats.tasks_waiting_send,
         )
+
+    @property
+    def empty(self) -> bool:
+        """True when no message waits and no sender is blocked on the mailbox."""
+        stats = self._send.statistics()
+        return stats.current_buffer_used == 0 and stats.tasks_waiting_send == 0
+
+
+class InlineMailbox(Mailbox):
+    """The mailbox of a stateless forwarder (a relay, a hop): `put` runs the handler in the
+    sender's task.
+
+    On the data path this saves a task switch per message and per forwarder. The sender waits
+    until the message was handed on, so ordering and backpressure are those of the next
+    mailbox. A handler that raises loses that one message, with a log line naming `owner`.
+    """
+
+    __slots__ = ("_handler", "_owner")
+
+    def __init__(self, handler: Callable[[LocalMessage], Awaitable[None]], *, owner: str) -> None:
+        super().__init__(1)
+        self._handler = handler
+        self._owner = owner
+
+    async def put(self, message: LocalMessage) -> None:
+        """Handle `message` now, in the caller's task."""
+        try:
+            await self._handler(message)
+        except Exception:
+            log.exception("%s failed on a message; the message is dropped", self._owner)
+
+    def put_nowait(self, message: LocalMessage) -> None:
+        """Inline mailboxes only take messages with `put`."""
+        raise trio.WouldBlock

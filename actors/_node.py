@@ -93,7 +93,7 @@ class Node:
             raise NodeStopped(f"node {self.name} is shutting down")
         primary = random_address() if address is None else _as_address(address)
         addresses = (primary, *(_as_address(a) for a in aliases))
-        mailbox = Mailbox(actor.mailbox_size)
+        mailbox = actor.make_mailbox()
         ctx = Context(self, addresses, mailbox)
         self.router.register(addresses, mailbox)
         try:

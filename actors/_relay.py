@@ -20,6 +20,7 @@ import trio
 from ._actor import Actor
 from ._address import Address, Route, local
 from ._errors import AddressInUse, OckamError, RequestTimeout, TransportError
+from ._mailbox import InlineMailbox, Mailbox
 from ._message import LocalMessage
 from ._supervisor import TEMPORARY
 
@@ -88,12 +89,13 @@ class RelayWorker(Actor):
     that the relay is gone instead of feeding a dead route.
     """
 
-    mailbox_size = 256
-
     def __init__(self, name: str, forward_route: Route) -> None:
         self.name = name
         self.forward_route = forward_route
         self._carrier_changed = trio.Event()
+
+    def make_mailbox(self) -> Mailbox:
+        return InlineMailbox(self.handle_message, owner=f"relay forward_to_{self.name}")
 
     def replace_route(self, forward_route: Route) -> None:
         """Use `forward_route` from now on (a re-registration)."""

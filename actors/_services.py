@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._actor import Actor
+from ._mailbox import InlineMailbox, Mailbox
 from ._message import LocalMessage
 from ._relay import RELAY_SERVICE, STATIC_RELAY_SERVICE, RelayService
 
@@ -30,9 +31,10 @@ class Uppercase(Actor):
 
 class Hop(Actor):
     """Forwards each message one step on, adding itself to the return route so replies come back
-    through it."""
+    through it. Stateless, so it forwards in the sender's task (`InlineMailbox`)."""
 
-    mailbox_size = 256
+    def make_mailbox(self) -> Mailbox:
+        return InlineMailbox(self.handle_message, owner="the hop service")
 
     async def handle_message(self, message: LocalMessage) -> None:
         await self.ctx.send(message.hop_through(self.ctx.address))

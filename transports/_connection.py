@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 import trio
 
-from actors import Actor, LocalMessage, TransportError, unwrap_group
+from actors import Actor, LocalMessage, Mailbox, TransportError, unwrap_group
 
 from ._codec import PROTOCOL_VERSION, ProtocolError, WireDecoder, encode_message_into
 
@@ -31,6 +31,26 @@ class ConnectionInfo(msgspec.Struct, frozen=True):
     transport: str
     mode: Literal["outgoing", "incoming"]
     peer: str
+
+
+class _WriteQueue(Mailbox):
+    """A connection's mailbox: with nothing queued and no write under way, `put` writes the
+    frame to the stream in the sender's task, saving a task switch per message; otherwise the
+    message waits for the connection's writer task, which batches what has queued up."""
+
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: ConnectionWorker, size: int | float) -> None:
+        super().__init__(size)
+        self._worker = worker
+
+    async def put(self, message: LocalMessage) -> None:
+        worker = self._worker
+        if worker._writable and not worker._busy and self.empty:
+            await worker._write_now(message)
+            return
+        await super().put(message)
+        worker._wakeup.set()
 
 
 class ConnectionWorker(Actor):
@@ -65,8 +85,15 @@ class ConnectionWorker(Actor):
         self._opener = opener
         self.on_close = on_close
         self._send_lock = trio.StrictFIFOLock()
+        self._busy = False
+        self._writable = False
+        self._wakeup = trio.Event()
+        self._scope = trio.CancelScope()
         self.closed = trio.Event()
         self.close_reason = ""
+
+    def make_mailbox(self) -> Mailbox:
+        return _WriteQueue(self, self.mailbox_size)
 
     def info(self) -> ConnectionInfo:
         """This connection as `tcp-connection list` shows it."""
@@ -75,13 +102,16 @@ class ConnectionWorker(Actor):
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
             async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
                 stream = await self._open(nursery)
                 nursery.start_soon(self._reader, stream, nursery.cancel_scope)
+                self._writable = True
                 task_status.started()
                 await self._writer(stream, nursery.cancel_scope)
         except BaseExceptionGroup as group:
             raise unwrap_group(group) from None
         finally:
+            self._writable = False
             self._close_with("closed")
             if self._stream is not None:
                 with trio.move_on_after(1) as scope:
@@ -108,24 +138,58 @@ class ConnectionWorker(Actor):
 
     async def _writer(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
         mailbox = self.ctx.mailbox
-        buffer = bytearray()
         try:
             while True:
-                message = await mailbox.get()
-                self._frame(message, buffer)
-                while len(buffer) < WRITE_BATCH:
-                    try:
-                        message = mailbox.get_nowait()
-                    except trio.WouldBlock:
-                        break
-                    self._frame(message, buffer)
-                if buffer:
-                    async with self._send_lock:
-                        await stream.send_all(buffer)
+                try:
+                    message = mailbox.get_nowait()
+                except trio.WouldBlock:
+                    # Never park in `get`: a message handed straight to a parked task would be
+                    # invisible to `_WriteQueue.put`, which could then overtake it.
+                    self._wakeup = trio.Event()
+                    await self._wakeup.wait()
+                    continue
+                self._busy = True
+                try:
                     buffer = bytearray()
+                    self._frame(message, buffer)
+                    while len(buffer) < WRITE_BATCH:
+                        try:
+                            message = mailbox.get_nowait()
+                        except trio.WouldBlock:
+                            break
+                        self._frame(message, buffer)
+                    if buffer:
+                        async with self._send_lock:
+                            await stream.send_all(buffer)
+                finally:
+                    self._busy = False
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._close_with(f"connection to {self.peer} lost: {exc}")
             scope.cancel()
+
+    async def _write_now(self, message: LocalMessage) -> None:
+        """Write one message in the caller's task (see `_WriteQueue`)."""
+        stream = self._stream
+        assert stream is not None
+        self._busy = True
+        try:
+            buffer = bytearray()
+            self._frame(message, buffer)
+            if buffer:
+                # Shielded: a frame cut short by the sender's cancellation would corrupt the
+                # stream for every other message. Closing the connection still ends the write.
+                with trio.CancelScope(shield=True):
+                    async with self._send_lock:
+                        await stream.send_all(buffer)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._writable = False
+            self._close_with(f"connection to {self.peer} lost: {exc}")
+            log.info("dropped a message for %s: %s", self.peer, exc)
+            self._scope.cancel()
+        finally:
+            self._busy = False
+            if not self.ctx.mailbox.empty:
+                self._wakeup.set()
 
     def _frame(self, message: LocalMessage, buffer: bytearray) -> None:
         try:
