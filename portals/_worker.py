@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from abc import abstractmethod
 
 import trio
 
@@ -84,8 +85,9 @@ class PortalWorker(Actor):
         self._writes_send, self._writes_receive = trio.open_memory_channel[_Write](WINDOW + 2)
         self.close_reason = ""
 
+    @abstractmethod
     async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
-        raise NotImplementedError
+        """Open the portal; the socket, the peer's route and the carrier, or None."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._me = Route((self.ctx.address,))
