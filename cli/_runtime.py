@@ -15,17 +15,21 @@ import trio
 
 from actors import (
     Actor,
+    Address,
     LocalMessage,
     MultiAddr,
     Node,
     OckamError,
     RelayClient,
+    Route,
+    local,
     open_node,
     start_relay,
     start_service,
     unwrap_group,
 )
 from portals import Portals
+from secure import SecureChannels
 
 from ._control import (
     ControlError,
@@ -108,9 +112,26 @@ class NodeController:
             raise ControlError(f"this node does not support {type(request).__name__}")
         return await handler(self, request)
 
-    def route(self, text: str) -> Any:
-        """The route in `text`, which the CLI already resolved but for local segments."""
-        return MultiAddr.parse(text).to_route()
+    async def route(self, text: str) -> Route:
+        """The route in `text`, which the CLI already resolved but for local segments.
+
+        Each `/secure/LISTENER` opens a secure channel from this node to that listener at the
+        end of the route before it (or reuses a live one), and the channel's address replaces
+        that part of the route: `/ip4/…/tcp/4000/secure/api/service/echo` becomes
+        `/service/<channel>/service/echo`.
+        """
+        addresses: list[Address] = []
+        for segment in MultiAddr.parse(text).segments:
+            if segment.kind != "secure":
+                addresses.append(segment.to_address())
+                continue
+            channels = getattr(self, "secure", None)
+            if not isinstance(channels, SecureChannels):
+                raise ControlError(f"node {self.node.name} cannot open secure channels")
+            listener = Route((*addresses, local(segment.value)))
+            info = await channels.create(listener, reuse=True)
+            addresses = list(Route.parse(info.address))
+        return Route(addresses)
 
 
 @handles(GetStatus)
@@ -199,7 +220,7 @@ async def _disconnect(c: NodeController, r: DeleteConnection) -> Empty:
 
 @handles(SendMessage)
 async def _send(c: NodeController, r: SendMessage) -> MessageReply:
-    reply = await c.node.request(c.route(r.route), r.payload, timeout=r.timeout)
+    reply = await c.node.request(await c.route(r.route), r.payload, timeout=r.timeout)
     return MessageReply(payload=reply.payload, return_route=str(reply.return_route))
 
 
@@ -208,7 +229,7 @@ async def _create_relay(c: NodeController, r: CreateRelay) -> Any:
     old = c.relays.get(r.name)
     if old is not None:
         c.node.stop_actor(old.ctx.address)
-    client = await start_relay(c.node, at=c.route(r.at), name=r.name)
+    client = await start_relay(c.node, at=await c.route(r.at), name=r.name)
     c.relays[r.name] = client
     return client.info()
 
@@ -262,7 +283,7 @@ async def _delete_outlet(c: NodeController, r: DeleteOutlet) -> Empty:
 
 @handles(CreateInlet)
 async def _create_inlet(c: NodeController, r: CreateInlet) -> Any:
-    return await c.portals.create_inlet(bind=r.bind, route=c.route(r.route), alias=r.alias)
+    return await c.portals.create_inlet(bind=r.bind, route=await c.route(r.route), alias=r.alias)
 
 
 @handles(ListInlets)
