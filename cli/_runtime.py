@@ -134,6 +134,13 @@ class NodeController:
         return Route(addresses)
 
 
+_NOT_SERVICES = frozenset(
+    {"ConnectionWorker", "TcpListener", "WebSocketListener", "RelayClient", "RelayWorker",
+     "InletWorker", "OutletWorker", "InletListener", "SecureChannelWorker"}
+)  # fmt: skip
+"""Worker kinds that `node show` does not list as services."""
+
+
 @handles(GetStatus)
 async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
     return NodeStatus(
@@ -142,7 +149,12 @@ async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
         pid=c.pid,
         listener=c.listener,
         identifier=c.identifier,
-        services=sorted(w.address for w in c.node.workers() if not w.kind.endswith("Worker")),
+        services=sorted(
+            address
+            for w in c.node.workers()
+            if w.kind not in _NOT_SERVICES and not w.address.startswith("_")
+            for address in (w.address, *w.aliases)
+        ),
     )
 
 
