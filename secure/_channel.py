@@ -359,15 +359,15 @@ class SecureChannelWorker(Actor):
         if not self.established.is_set():
             log.warning(
                 "secure channel %s: dropped a message sent before the channel was established",
-                self.plaintext_address,
+                self._name,
             )
             return
         if not onward:
             log.warning(
                 "secure channel %s: dropped a message with nothing after the channel on its "
-                "route (send to /service/%s/service/NAME)",
-                self.plaintext_address,
-                self.plaintext_address.value,
+                "route (send to %s/service/NAME)",
+                self._name,
+                self._name,
             )
             return
         inner = Deliver(onward.addresses, message.return_route.addresses, message.payload)
@@ -508,7 +508,7 @@ class SecureChannelWorker(Actor):
         if self.role == "responder":
             log.info(
                 "secure channel %s established with %s (listener %s)",
-                self.plaintext_address,
+                self._name,
                 self.remote_identity.identifier if self.remote_identity else "?",
                 self.listener,
             )
