@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -35,8 +37,8 @@ class ConnectionInfo(msgspec.Struct, frozen=True):
 
 class _WriteQueue(Mailbox):
     """A connection's mailbox: with nothing queued and no write under way, `put` writes the
-    frame to the stream in the sender's task, saving a task switch per message; otherwise the
-    message waits for the connection's writer task, which batches what has queued up."""
+    frame in the sender's task (see `ConnectionWorker._write_now`), saving a task switch per
+    message; otherwise the message waits for the writer task, which batches what queued up."""
 
     __slots__ = ("_worker",)
 
@@ -59,7 +61,10 @@ class ConnectionWorker(Actor):
     Messages put in its mailbox (their onward route starts with this worker) are popped, framed
     and written; frames read from the stream are routed on the node with this worker pushed
     onto their return route, so replies find their way back. One reader task owns the receive
-    side; writes go through a `trio.StrictFIFOLock`.
+    side. One writer at a time owns the send side, marked by `_busy` (taken without an await,
+    so checking that the connection is idle and taking it are one step): the sender itself
+    when the connection is idle, else the writer task, which also finishes a write the sender
+    could only partly do. Frames leave in the order they were sent.
 
     A peer that breaks the wire protocol gets its connection closed with a logged reason.
     """
@@ -84,8 +89,9 @@ class ConnectionWorker(Actor):
         self._stream = stream
         self._opener = opener
         self.on_close = on_close
-        self._send_lock = trio.StrictFIFOLock()
         self._busy = False
+        self._pending: memoryview | None = None
+        self._raw: socket.socket | None = None
         self._writable = False
         self._wakeup = trio.Event()
         self._scope = trio.CancelScope()
@@ -104,6 +110,7 @@ class ConnectionWorker(Actor):
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 stream = await self._open(nursery)
+                self._raw = _raw_socket(stream)
                 nursery.start_soon(self._reader, stream, nursery.cancel_scope)
                 self._writable = True
                 task_status.started()
@@ -113,6 +120,8 @@ class ConnectionWorker(Actor):
         finally:
             self._writable = False
             self._close_with("closed")
+            if self._raw is not None:
+                self._raw.close()
             if self._stream is not None:
                 with trio.move_on_after(1) as scope:
                     scope.shield = True
@@ -126,8 +135,7 @@ class ConnectionWorker(Actor):
             if self._stream is None:
                 assert self._opener is not None
                 self._stream = await self._opener(nursery)
-            async with self._send_lock:
-                await self._stream.send_all(bytes((PROTOCOL_VERSION,)))
+            await self._stream.send_all(bytes((PROTOCOL_VERSION,)))
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportError(f"cannot connect to {self.peer}: {exc}") from None
         return self._stream
@@ -140,9 +148,7 @@ class ConnectionWorker(Actor):
         mailbox = self.ctx.mailbox
         try:
             while True:
-                try:
-                    message = mailbox.get_nowait()
-                except trio.WouldBlock:
+                if self._pending is None and (self._busy or mailbox.empty):
                     # Never park in `get`: a message handed straight to a parked task would be
                     # invisible to `_WriteQueue.put`, which could then overtake it.
                     self._wakeup = trio.Event()
@@ -150,8 +156,8 @@ class ConnectionWorker(Actor):
                     continue
                 self._busy = True
                 try:
-                    buffer = bytearray()
-                    self._frame(message, buffer)
+                    buffer = bytearray(self._pending or b"")
+                    self._pending = None
                     while len(buffer) < WRITE_BATCH:
                         try:
                             message = mailbox.get_nowait()
@@ -159,37 +165,57 @@ class ConnectionWorker(Actor):
                             break
                         self._frame(message, buffer)
                     if buffer:
-                        async with self._send_lock:
-                            await stream.send_all(buffer)
+                        await stream.send_all(buffer)
                 finally:
                     self._busy = False
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._close_with(f"connection to {self.peer} lost: {exc}")
-            scope.cancel()
+            self._lost(exc)
 
     async def _write_now(self, message: LocalMessage) -> None:
         """Write one message in the caller's task (see `_WriteQueue`)."""
+        buffer = bytearray()
+        self._frame(message, buffer)
+        if not buffer:
+            return
+        self._busy = True
+        raw = self._raw
+        if raw is not None:
+            # A socket: send what the kernel takes now, without a checkpoint; the writer task
+            # finishes the rest. The sender never waits and can never be cancelled mid-frame.
+            try:
+                sent = raw.send(buffer)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self._busy = False
+                self._lost(exc)
+                return
+            if sent < len(buffer):
+                self._pending = memoryview(buffer)[sent:]
+                self._wakeup.set()
+                return  # `_busy` stays set: the writer task owns the rest of this frame
+            self._busy = False
+            if not self.ctx.mailbox.empty:
+                self._wakeup.set()
+            return
         stream = self._stream
         assert stream is not None
-        self._busy = True
         try:
-            buffer = bytearray()
-            self._frame(message, buffer)
-            if buffer:
-                # Shielded: a frame cut short by the sender's cancellation would corrupt the
-                # stream for every other message. Closing the connection still ends the write.
-                with trio.CancelScope(shield=True):
-                    async with self._send_lock:
-                        await stream.send_all(buffer)
+            # Shielded: a frame cut short by the sender's cancellation would corrupt the
+            # stream for every other message. Closing the connection still ends the write.
+            with trio.CancelScope(shield=True):
+                await stream.send_all(buffer)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._writable = False
-            self._close_with(f"connection to {self.peer} lost: {exc}")
-            log.info("dropped a message for %s: %s", self.peer, exc)
-            self._scope.cancel()
+            self._lost(exc)
         finally:
             self._busy = False
             if not self.ctx.mailbox.empty:
                 self._wakeup.set()
+
+    def _lost(self, exc: BaseException) -> None:
+        self._writable = False
+        self._close_with(f"connection to {self.peer} lost: {exc}")
+        self._scope.cancel()
 
     def _frame(self, message: LocalMessage, buffer: bytearray) -> None:
         try:
@@ -222,3 +248,16 @@ class ConnectionWorker(Actor):
             self._close_with(f"connection to {self.peer} lost: {exc}")
         log.info("connection %s (%s) ended: %s", me, self.peer, self.close_reason)
         scope.cancel()
+
+
+def _raw_socket(stream: trio.abc.Stream) -> socket.socket | None:
+    """A non-blocking duplicate of a socket stream's socket, for sends without a checkpoint.
+
+    It shares the connection (a dup'd descriptor), so bytes sent on it and on the stream go
+    out in order; None for streams that are not sockets (WebSocket, memory).
+    """
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    raw.setblocking(False)
+    return raw
