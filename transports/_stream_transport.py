@@ -35,6 +35,7 @@ class StreamTransport(ABC):
         self._connections: dict[Address, ConnectionWorker] = {}
         self._outgoing: dict[str, Address] = {}
         self._connecting: dict[str, trio.Lock] = {}
+        self._resolved: dict[Address, Address] = {}  # route address -> connection worker
 
     @abstractmethod
     def _worker_for(self, peer: str) -> ConnectionWorker:
@@ -70,20 +71,20 @@ class StreamTransport(ABC):
 
     async def resolve(self, address: Address) -> Address:
         """The worker of the outgoing connection to `address`, opened if there is none."""
+        known = self._resolved.get(address)
+        if known is not None:
+            return known
         host, port = split_host_port(address.value)
         peer = f"{host}:{port}"
         existing = self._outgoing.get(peer)
-        if existing is not None:
-            return existing
-        lock = self._connecting.setdefault(peer, trio.Lock())
-        async with lock:
-            existing = self._outgoing.get(peer)
-            if existing is not None:
-                return existing
-            info = await self._start_connection(self._worker_for(peer))
-            worker = Address(0, info.worker)
-            self._outgoing[peer] = worker
-            return worker
+        if existing is None:
+            async with self._connecting.setdefault(peer, trio.Lock()):
+                existing = self._outgoing.get(peer)
+                if existing is None:
+                    info = await self._start_connection(self._worker_for(peer))
+                    existing = self._outgoing[peer] = Address(0, info.worker)
+        self._resolved[address] = existing
+        return existing
 
     async def _start_connection(self, worker: ConnectionWorker) -> ConnectionInfo:
         address = random_address()
@@ -99,6 +100,9 @@ class StreamTransport(ABC):
     def _forget(self, worker: ConnectionWorker) -> None:
         for address, known in list(self._connections.items()):
             if known is worker:
+                for route_address, resolved in list(self._resolved.items()):
+                    if resolved == address:
+                        del self._resolved[route_address]
                 del self._connections[address]
                 if self._outgoing.get(worker.peer) == address:
                     del self._outgoing[worker.peer]
