@@ -42,13 +42,8 @@ Nonces
 
 from __future__ import annotations
 
-from ._noise import (
-    MAX_NONCE,
-    TAG_LEN,
-    CipherState,
-    DecryptionError,
-    DropReason,
-)
+from ._cipher_state import MAX_NONCE, TAG_LEN, CipherState
+from ._noise_errors import DecryptionError, DropReason
 
 COUNTER_LEN = 8
 """Length of the explicit counter that starts every frame."""

@@ -1,0 +1,101 @@
+"""The secure channel wire protocol: msgspec tagged unions and their codec, sans-IO.
+
+Payloads of routed messages, msgpack, one tagged union, integer tags::
+
+    initiator                         listener / responder
+    Hello(XX message 1)      ->       listener at `api`; starts a responder worker
+                             <-       Answer(XX message 2, responder's IdentityProof)
+    Finish(XX message 3,     ->
+      initiator's IdentityProof)
+                             <-       Encrypted(Ready)       or Refuse(reason)
+    Encrypted(Deliver | Close)  <->   Encrypted(Deliver | Close)
+
+Every message after `Hello` is sent to the other end's ciphertext address along the return
+route of the message before, so the connections and relays in between are passed through both
+ways. The initiator's `create` returns only once the responder confirmed (`Ready`, encrypted, so
+it cannot be forged), and fails at once on a `Refuse`: a refused initiator learns why instead of
+waiting for a timeout. `Refuse` is the only message sent in clear after message 1; an
+established channel ignores it, so nobody on the path can close a channel by forging one.
+
+Inside `Encrypted` (a `ChannelEncryptor` frame), a `Deliver` carries a message's onward route
+(without the channel), its return route and its payload; the receiving end routes it on with
+its own plaintext address pushed onto the return route, so replies come back through the
+channel. `Close` tells the other end to stop. A frame that fails to decrypt (tampered,
+replayed, too old) is dropped and logged and the channel carries on.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors import Address, OckamError
+
+PROLOGUE = b"trio-ockam secure channel v1"
+"""Noise prologue: both ends must agree on it, so a different protocol cannot be mixed in."""
+
+
+class SecureChannelError(OckamError):
+    """A secure channel could not be established, or was refused by the other end."""
+
+
+class Hello(msgspec.Struct, frozen=True, array_like=True, tag=0):
+    """XX message 1, initiator to listener."""
+
+    message: bytes
+
+
+class Answer(msgspec.Struct, frozen=True, array_like=True, tag=1):
+    """XX message 2, responder to initiator; its payload is the responder's `IdentityProof`."""
+
+    message: bytes
+
+
+class Finish(msgspec.Struct, frozen=True, array_like=True, tag=2):
+    """XX message 3, initiator to responder; its payload is the initiator's `IdentityProof`."""
+
+    message: bytes
+
+
+class Encrypted(msgspec.Struct, frozen=True, array_like=True, tag=3):
+    """A `ChannelEncryptor` frame holding one `InnerMessage`."""
+
+    frame: bytes
+
+
+class Refuse(msgspec.Struct, frozen=True, array_like=True, tag=4):
+    """The handshake failed or the peer is not authorized; the reason is for the peer's user."""
+
+    reason: str
+
+
+ChannelMessage = Hello | Answer | Finish | Encrypted | Refuse
+
+
+class Deliver(msgspec.Struct, frozen=True, array_like=True, tag=0):
+    """A message crossing the channel: onward route past the channel, return route, payload."""
+
+    onward: tuple[Address, ...]
+    back: tuple[Address, ...]
+    payload: bytes
+
+
+class Ready(msgspec.Struct, frozen=True, array_like=True, tag=1):
+    """The responder verified the initiator: the channel is open."""
+
+
+class Close(msgspec.Struct, frozen=True, array_like=True, tag=2):
+    """The sending end stopped; the receiving end stops too."""
+
+    reason: str = ""
+
+
+InnerMessage = Deliver | Ready | Close
+
+_encoder = msgspec.msgpack.Encoder()
+outer_decoder: msgspec.msgpack.Decoder[ChannelMessage] = msgspec.msgpack.Decoder(ChannelMessage)
+inner_decoder: msgspec.msgpack.Decoder[InnerMessage] = msgspec.msgpack.Decoder(InnerMessage)
+
+
+def encode(message: ChannelMessage | InnerMessage) -> bytes:
+    """`message` as msgpack bytes, ready to be a routed message's payload."""
+    return _encoder.encode(message)

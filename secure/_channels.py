@@ -1,0 +1,231 @@
+"""Opening secure channels, and a node's registry of channel ends and listeners.
+
+A channel is opened by `create_secure_channel` (or `SecureChannels.create`) along a route that
+ends at a `SecureChannelListener` (by default at ``api``). The initiator's end is a
+`SecureChannelWorker`; `create` returns once the responder confirmed the channel.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import trio
+
+from actors import TEMPORARY, Address, Route, RouteError, TransportError, local, random_address
+
+from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
+from ._channel_listener import SecureChannelListener, fresh_static_key
+from ._channel_protocol import PROLOGUE, SecureChannelError
+from ._channel_worker import HANDSHAKE_TIMEOUT, SecureChannelWorker
+from ._handshake import HandshakeState
+from ._identity import Identity
+
+if TYPE_CHECKING:
+    from actors import Node
+
+DEFAULT_LISTENER = "api"
+"""The local address of the secure channel listener every CLI node runs."""
+
+
+def _local_value(address: str | Address) -> str:
+    """The local address value in ``hex``, ``0#hex``, ``/service/hex`` or ``/worker/hex``."""
+    if isinstance(address, Address):
+        return address.value
+    text = address.strip()
+    for prefix in ("/service/", "/worker/", "0#"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    return text.rstrip("/")
+
+
+def _as_route(route: Route | str) -> Route:
+    return Route.parse(route) if isinstance(route, str) else route
+
+
+async def create_secure_channel(
+    node: Node,
+    route: Route | str,
+    *,
+    identity: Identity,
+    authorized: Iterable[str] = (),
+    timeout: float = 10,
+    static_private: bytes | None = None,
+) -> SecureChannelInfo:
+    """Open a secure channel to the listener at the end of `route`.
+
+    Args:
+        node: The node the channel starts from.
+        route: The route to the listener, e.g. ``/ip4/10.0.0.2/tcp/4000/service/api``.
+        identity: The identity this end proves.
+        authorized: Identifiers the listener's identity must be one of (empty: any).
+        timeout: Seconds to wait for the handshake.
+        static_private: The X25519 static private key to use (a fresh one if None).
+
+    Returns:
+        The new channel; send into it along ``/service/<hex>/service/NAME``.
+
+    Raises:
+        SecureChannelError: The route is unreachable, the listener refused, its identity is not
+            authorized, the handshake failed, or nothing answered within `timeout`.
+        ValueError: An authorized identifier is malformed, or the timeout is not positive.
+    """
+    onward = _as_route(route)
+    if not onward:
+        raise RouteError("the route to the secure channel listener is empty")
+    allowed = authorized_set(authorized)
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    try:
+        await node.router.resolve(onward.next)  # fail now, and clearly, on an unreachable peer
+    except TransportError as exc:
+        raise SecureChannelError(f"cannot open a secure channel to {onward}: {exc}") from None
+    handshake = HandshakeState(
+        True, static_private=static_private or fresh_static_key(), prologue=PROLOGUE
+    )
+    worker = SecureChannelWorker(
+        role="initiator",
+        identity=identity,
+        handshake=handshake,
+        route=onward,
+        authorized=allowed,
+    )
+    await node.start_actor(worker, random_address(), aliases=[random_address()], policy=TEMPORARY)
+    with trio.move_on_after(timeout):
+        await worker.wait_settled()
+    if worker.established.is_set() and not worker.stopped.is_set():
+        return worker.info()
+    node.stop_actor(worker.ctx.address)
+    if worker.failure is not None:
+        raise worker.failure
+    if worker.established.is_set():
+        raise SecureChannelError(f"the secure channel to {onward} closed as soon as it opened")
+    raise SecureChannelError(
+        f"no secure channel listener answered at {onward} within {timeout:g} s "
+        "(is the route right, and does it end at a listener such as /service/api?)"
+    )
+
+
+class SecureChannels:
+    """A node's secure channels and listeners, under one identity.
+
+    Args:
+        node: The node.
+        identity: The identity its channel ends and listeners prove.
+        static_private: The X25519 static key of its handshakes (a fresh one if None), e.g.
+            from `Vault.get_or_create_static_key`.
+    """
+
+    def __init__(
+        self, node: Node, identity: Identity, *, static_private: bytes | None = None
+    ) -> None:
+        if not isinstance(identity, Identity):
+            raise TypeError(f"identity must be an Identity, got {type(identity).__name__}")
+        self.node = node
+        self.identity = identity
+        self.static_private = static_private or fresh_static_key()
+
+    @property
+    def identifier(self) -> str:
+        """The identifier of this node's identity."""
+        return self.identity.identifier
+
+    async def create(
+        self,
+        route: Route | str,
+        *,
+        authorized: Iterable[str] = (),
+        timeout: float = 10,
+        reuse: bool = False,
+    ) -> SecureChannelInfo:
+        """Open a channel to the listener at the end of `route` (see `create_secure_channel`).
+
+        With `reuse`, an established channel this node opened along the same route with the
+        same authorized identifiers is returned instead of a new one.
+        """
+        if reuse:
+            onward = _as_route(route)
+            allowed = authorized_set(authorized)
+            for worker in self._workers():
+                if (
+                    worker.role == "initiator"
+                    and worker.route == onward
+                    and worker.authorized == allowed
+                    and worker.established.is_set()
+                    and not worker.stopped.is_set()
+                ):
+                    return worker.info()
+        return await create_secure_channel(
+            self.node,
+            route,
+            identity=self.identity,
+            authorized=authorized,
+            timeout=timeout,
+            static_private=self.static_private,
+        )
+
+    def list(self) -> builtins.list[SecureChannelInfo]:
+        """Every established channel end on the node, initiators and responders."""
+        return [w.info() for w in self._workers() if w.established.is_set()]
+
+    def show(self, address: str | Address) -> SecureChannelInfo | None:
+        """The channel end whose plaintext address is `address` (``/service/hex`` or ``hex``)."""
+        worker = self._worker(address)
+        return None if worker is None else worker.info()
+
+    def delete(self, address: str | Address) -> bool:
+        """Close the channel end at `address`; the other end closes too. False if none."""
+        worker = self._worker(address)
+        if worker is None:
+            return False
+        worker.close("deleted")
+        return True
+
+    async def create_listener(
+        self,
+        address: str = DEFAULT_LISTENER,
+        *,
+        authorized: Iterable[str] = (),
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ) -> SecureChannelListenerInfo:
+        """Start a listener at local `address` (default ``api``).
+
+        Raises:
+            AddressInUse: Another worker has that address.
+            ValueError: An authorized identifier is malformed.
+        """
+        listener = SecureChannelListener(
+            self.identity,
+            static_private=self.static_private,
+            authorized=authorized,
+            handshake_timeout=handshake_timeout,
+        )
+        await self.node.start_actor(listener, local(_local_value(address)))
+        return listener.info()
+
+    def listeners(self) -> builtins.list[SecureChannelListenerInfo]:
+        """Every listener on the node."""
+        found = [self.node.actor_at(local(w.address)) for w in self.node.workers()]
+        return [a.info() for a in found if isinstance(a, SecureChannelListener)]
+
+    def delete_listener(self, address: str) -> bool:
+        """Stop the listener at `address`; channels it accepted stay open. False if none."""
+        value = _local_value(address)
+        if not value or not isinstance(self.node.actor_at(local(value)), SecureChannelListener):
+            return False
+        return self.node.stop_actor(local(value))
+
+    def _workers(self) -> builtins.list[SecureChannelWorker]:
+        found = [self.node.actor_at(local(w.address)) for w in self.node.workers()]
+        return [a for a in found if isinstance(a, SecureChannelWorker)]
+
+    def _worker(self, address: str | Address) -> SecureChannelWorker | None:
+        value = _local_value(address)
+        if not value or "/" in value or "#" in value:
+            return None
+        worker = self.node.actor_at(local(value))
+        if isinstance(worker, SecureChannelWorker) and worker.plaintext_address.value == value:
+            return worker
+        return None
