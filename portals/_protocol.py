@@ -327,6 +327,12 @@ class PortalState:
             message = _decoder.decode(data)
         except msgspec.DecodeError as exc:
             self._remote_error(f"undecodable portal message: {exc}")
+        return self.receive_message(message)
+
+    def receive_message(self, message: PortalMessage) -> PortalMessage:
+        """Check and account for a message already decoded with `decode`, like `receive`."""
+        if self.phase is Phase.ERROR:
+            raise PortalProtocolError("the portal already failed")
         if isinstance(message, Disconnect):
             self._receive_disconnect()
             return message

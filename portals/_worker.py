@@ -27,7 +27,8 @@ from abc import abstractmethod
 
 import trio
 
-from actors import Actor, Address, LocalMessage, Route
+from actors import Actor, Address, LocalMessage, Mailbox, Route
+from transports import duplicate_socket
 
 from ._protocol import (
     CHUNK,
@@ -40,6 +41,7 @@ from ._protocol import (
     PortalProtocolError,
     PortalState,
     Role,
+    decode,
     encode,
 )
 
@@ -58,6 +60,25 @@ def configure_socket(stream: trio.abc.Stream) -> None:
     """TCP_NODELAY on a socket stream: a portal forwards what it reads at once."""
     if isinstance(stream, trio.SocketStream):
         stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+
+
+class _PortalMailbox(Mailbox):
+    """A portal worker's mailbox: while the portal is open and nothing waits in it, payloads,
+    ends and credits are handled in the sender's task (`PortalWorker._receive_now`), which
+    saves the task switches to the mailbox loop and, when the socket takes the bytes at once,
+    to the writer task."""
+
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: PortalWorker, size: int | float) -> None:
+        super().__init__(size)
+        self._worker = worker
+
+    async def put(self, message: LocalMessage) -> None:
+        worker = self._worker
+        if worker._inline and self.empty and await worker._receive_now(message):
+            return
+        await super().put(message)
 
 
 class PortalWorker(Actor):
@@ -83,7 +104,13 @@ class PortalWorker(Actor):
         self._nursery: trio.Nursery | None = None
         self._peer_gone = False
         self._writes_send, self._writes_receive = trio.open_memory_channel[_Write](WINDOW + 2)
+        self._queued_writes = 0  # queued for the writer task and not yet written
+        self._inline = False
+        self._raw: socket.socket | None = None
         self.close_reason = ""
+
+    def make_mailbox(self) -> Mailbox:
+        return _PortalMailbox(self, self.mailbox_size)
 
     @abstractmethod
     async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
@@ -99,6 +126,9 @@ class PortalWorker(Actor):
                 self._stream = stream
                 await self._pump(stream)
         finally:
+            self._inline = False
+            if self._raw is not None:
+                self._raw.close()
             if self._stream is not None:
                 with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
                     scope.shield = True
@@ -144,8 +174,13 @@ class PortalWorker(Actor):
             self._nursery = nursery
             nursery.start_soon(self._watch_carrier, self._carrier)
             nursery.start_soon(self._run_io, stream)
-            with self._dispatch_scope:
-                await self._dispatch()
+            self._raw = duplicate_socket(stream)
+            self._inline = True
+            try:
+                with self._dispatch_scope:
+                    await self._dispatch()
+            finally:
+                self._inline = False
             nursery.cancel_scope.cancel()
 
     async def _watch_carrier(self, carrier: Address) -> None:
@@ -191,7 +226,6 @@ class PortalWorker(Actor):
         """The mailbox loop: check each message and act on it, until the portal is closed."""
         state = self.state
         mailbox = self.ctx.mailbox
-        writes = self._writes_send
         while not state.closed:
             try:
                 message = await mailbox.get()
@@ -201,21 +235,77 @@ class PortalWorker(Actor):
             try:
                 event = state.receive(message.payload)
             except PortalProtocolError as exc:
-                log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
-                self._set_reason(f"protocol error: {exc}")
-                self._io_scope.cancel()
-                if was_open:
-                    await self._send(encode(Disconnect(f"protocol error: {exc}")))
+                await self._protocol_error(exc, was_open=was_open)
                 return
             if state.phase is Phase.CLOSING:
                 continue  # sent before the peer saw our Disconnect: nothing to do
             if isinstance(event, Payload | End):
-                writes.send_nowait(event)  # never full: the state enforces the window
+                self._queue_write(event)
             elif isinstance(event, Credit):
                 self._credit_event.set()
             elif isinstance(event, Disconnect):
                 await self._peer_disconnected(event)
                 return
+
+    async def _protocol_error(self, exc: PortalProtocolError, *, was_open: bool) -> None:
+        log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
+        self._set_reason(f"protocol error: {exc}")
+        self._io_scope.cancel()
+        if was_open:
+            await self._send(encode(Disconnect(f"protocol error: {exc}")))
+
+    def _queue_write(self, item: _Write) -> None:
+        self._queued_writes += 1
+        self._writes_send.send_nowait(item)  # never full: the state enforces the window
+
+    async def _receive_now(self, message: LocalMessage) -> bool:
+        """Handle a payload, end or credit in the sender's task; False leaves `message` to the
+        mailbox loop (anything else, or a portal that is not open)."""
+        state = self.state
+        if state.phase is not Phase.OPEN:
+            return False
+        try:
+            event = decode(message.payload)
+        except PortalProtocolError:
+            return False  # the mailbox loop reports it
+        if not isinstance(event, Payload | End | Credit):
+            return False
+        try:
+            state.receive_message(event)
+        except PortalProtocolError as exc:
+            self._inline = False
+            await self._protocol_error(exc, was_open=True)
+            self._dispatch_scope.cancel()
+            return True
+        if isinstance(event, Credit):
+            self._credit_event.set()
+        elif isinstance(event, End) or not await self._write_now(event):
+            self._queue_write(event)
+        return True
+
+    async def _write_now(self, payload: Payload) -> bool:
+        """Write `payload` to the socket without waiting, when nothing is queued before it.
+
+        What the socket does not take at once goes to the writer task; False when nothing
+        could be done here (the writer task then handles the whole payload).
+        """
+        raw = self._raw
+        if raw is None or self._queued_writes:
+            return False
+        data = payload.data
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return False  # the writer task meets the same error and closes the portal
+        if sent < len(data):
+            self._queue_write(Payload(data[sent:]))
+            return True
+        credit = self.state.payload_written()
+        if credit is not None and not await self._send(self.state.send(credit)):
+            self._close("the route to the peer is gone", notify=False)
+        return True
 
     async def _peer_disconnected(self, event: Disconnect) -> None:
         self._peer_gone = True
@@ -224,7 +314,7 @@ class PortalWorker(Actor):
             await self._send(self.state.send(Disconnect()))
         # Write what arrived before the Disconnect, then close; a client that does not read
         # gets LINGER seconds.
-        self._writes_send.send_nowait(event)
+        self._queue_write(event)
         with trio.move_on_after(LINGER):
             await self._io_done.wait()
 
@@ -265,6 +355,8 @@ class PortalWorker(Actor):
                 except _SOCKET_ERRORS as exc:
                     self._close(f"writing the socket failed: {exc}")
                     return
+                # Only now may `_write_now` write directly again: these bytes are out.
+                self._queued_writes -= 1
                 credit = state.payload_written()
                 if credit is not None and not await self._send(state.send(credit)):
                     self._close("the route to the peer is gone", notify=False)
@@ -276,6 +368,7 @@ class PortalWorker(Actor):
                     except _SOCKET_ERRORS as exc:
                         self._close(f"shutting down the socket's write side failed: {exc}")
                         return
+                self._queued_writes -= 1
                 state.end_written()
                 if state.finished:
                     self._close("")

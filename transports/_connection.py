@@ -110,7 +110,7 @@ class ConnectionWorker(Actor):
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 stream = await self._open(nursery)
-                self._raw = _raw_socket(stream)
+                self._raw = duplicate_socket(stream)
                 nursery.start_soon(self._reader, stream, nursery.cancel_scope)
                 self._writable = True
                 task_status.started()
@@ -250,7 +250,7 @@ class ConnectionWorker(Actor):
         scope.cancel()
 
 
-def _raw_socket(stream: trio.abc.Stream) -> socket.socket | None:
+def duplicate_socket(stream: trio.abc.Stream) -> socket.socket | None:
     """A non-blocking duplicate of a socket stream's socket, for sends without a checkpoint.
 
     It shares the connection (a dup'd descriptor), so bytes sent on it and on the stream go
