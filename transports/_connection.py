@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Literal
 
 import msgspec
@@ -21,6 +22,10 @@ READ_SIZE = 256 * 1024
 """Bytes asked of the stream per read: large reads keep per-message overhead low."""
 WRITE_BATCH = 256 * 1024
 """Queued messages are coalesced into one write up to about this many bytes."""
+
+_BATCH: ContextVar[list[ConnectionWorker] | None] = ContextVar("ockam_frame_batch", default=None)
+"""Set by a connection's reader while it routes the frames of one read: connections written
+to during that time gather their frames and send them together when the batch is done."""
 
 Opener = Callable[[trio.Nursery], Awaitable[trio.abc.Stream]]
 """Opens the stream of an outgoing connection, inside the worker's own nursery."""
@@ -48,6 +53,9 @@ class _WriteQueue(Mailbox):
 
     async def put(self, message: LocalMessage) -> None:
         worker = self._worker
+        if worker._corked is not None and _BATCH.get() is worker._corked_by:
+            worker._frame(message, worker._corked)
+            return
         if worker._writable and not worker._busy and self.empty:
             await worker._write_now(message)
             return
@@ -92,6 +100,8 @@ class ConnectionWorker(Actor):
         self._busy = False
         self._pending: memoryview | None = None
         self._raw: socket.socket | None = None
+        self._corked: bytearray | None = None
+        self._corked_by: list[ConnectionWorker] | None = None
         self._writable = False
         self._wakeup = trio.Event()
         self._scope = trio.CancelScope()
@@ -178,25 +188,15 @@ class ConnectionWorker(Actor):
         if not buffer:
             return
         self._busy = True
-        raw = self._raw
-        if raw is not None:
-            # A socket: send what the kernel takes now, without a checkpoint; the writer task
-            # finishes the rest. The sender never waits and can never be cancelled mid-frame.
-            try:
-                sent = raw.send(buffer)
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:
-                self._busy = False
-                self._lost(exc)
-                return
-            if sent < len(buffer):
-                self._pending = memoryview(buffer)[sent:]
-                self._wakeup.set()
-                return  # `_busy` stays set: the writer task owns the rest of this frame
-            self._busy = False
-            if not self.ctx.mailbox.empty:
-                self._wakeup.set()
+        if self._raw is not None:
+            batch = _BATCH.get()
+            if batch is not None:
+                # The sender is dispatching a batch of frames read at once: gather what goes
+                # out on this connection and send it in one go when the batch is done.
+                self._corked, self._corked_by = buffer, batch
+                batch.append(self)
+            else:
+                self._send_raw(buffer)
             return
         stream = self._stream
         assert stream is not None
@@ -208,9 +208,37 @@ class ConnectionWorker(Actor):
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._lost(exc)
         finally:
-            self._busy = False
-            if not self.ctx.mailbox.empty:
-                self._wakeup.set()
+            self._release()
+
+    def _send_raw(self, buffer: bytearray) -> None:
+        """Send what the kernel takes now, without a checkpoint; the writer task finishes the
+        rest. The sender never waits and is never cancelled mid-frame. Called with `_busy` set.
+        """
+        assert self._raw is not None
+        try:
+            sent = self._raw.send(buffer)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._lost(exc)
+            self._release()
+            return
+        if sent < len(buffer):
+            self._pending = memoryview(buffer)[sent:]
+            self._wakeup.set()
+            return  # `_busy` stays set: the writer task owns the rest of this frame
+        self._release()
+
+    def _uncork(self) -> None:
+        """Send what a batch gathered for this connection."""
+        buffer, self._corked, self._corked_by = self._corked, None, None
+        if buffer is not None:
+            self._send_raw(buffer)
+
+    def _release(self) -> None:
+        self._busy = False
+        if not self.ctx.mailbox.empty:
+            self._wakeup.set()
 
     def _lost(self, exc: BaseException) -> None:
         self._writable = False
@@ -233,14 +261,23 @@ class ConnectionWorker(Actor):
                 if not data:
                     self._close_with(f"{self.peer} closed the connection")
                     break
-                for message in decoder.receive_data(data):
-                    await send(
-                        LocalMessage(
-                            message.onward_route,
-                            message.return_route.prepend(me),
-                            message.payload,
+                messages = decoder.receive_data(data)
+                batch: list[ConnectionWorker] = []
+                token = _BATCH.set(batch) if len(messages) > 1 else None
+                try:
+                    for message in messages:
+                        await send(
+                            LocalMessage(
+                                message.onward_route,
+                                message.return_route.prepend(me),
+                                message.payload,
+                            )
                         )
-                    )
+                finally:
+                    if token is not None:
+                        _BATCH.reset(token)
+                    for corked in batch:
+                        corked._uncork()
         except ProtocolError as exc:
             self._close_with(f"protocol error from {self.peer}: {exc}")
             log.warning("closing connection %s from %s: %s", me, self.peer, exc)
