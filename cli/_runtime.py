@@ -104,6 +104,17 @@ class NodeController:
         self.identifier = ""
         self.identity_name = ""
         self.home = Path(".")
+        self._stopping = False
+
+    async def stop(self) -> None:
+        """Stop the node: run the `SHUTDOWN_HOOKS` first, then cancel its root nursery.
+
+        A second call (a second signal, say) does not wait for the hooks a first call runs.
+        """
+        if not self._stopping:
+            self._stopping = True
+            await run_shutdown_hooks(self)
+        self.node.shutdown()
 
     async def handle(self, request: Request) -> Any:
         """Run the handler of `request` and return its result."""
@@ -160,14 +171,14 @@ async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
 
 @handles(Shutdown)
 async def _shutdown(c: NodeController, _: Shutdown) -> Empty:
-    # Answer first; the nursery is cancelled right after the reply is written.
-    c.node.nursery.start_soon(_shutdown_soon, c.node)
+    # Answer first; the shutdown hooks run and the nursery is cancelled after the reply.
+    c.node.nursery.start_soon(_shutdown_soon, c)
     return Empty()
 
 
-async def _shutdown_soon(node: Node) -> None:
+async def _shutdown_soon(controller: NodeController) -> None:
     await trio.sleep(0.05)
-    node.shutdown()
+    await controller.stop()
 
 
 @handles(StartService)
@@ -402,6 +413,32 @@ ExtraSetup = Callable[[NodeController], Awaitable[None]]
 SETUP_HOOKS: list[ExtraSetup] = []
 """Coroutines run on each node process at start (secure channels add their listener here)."""
 
+ShutdownHook = Callable[[NodeController], Awaitable[None]]
+SHUTDOWN_HOOKS: list[ShutdownHook] = []
+"""Coroutines run, in order, when a node process is asked to stop, while its actors still run
+(secure channels tell their peers they close here). Each is cut off after
+`SHUTDOWN_HOOK_TIMEOUT` seconds, and one that fails is logged: the node stops regardless."""
+
+SHUTDOWN_HOOK_TIMEOUT = 2.0
+"""Seconds each shutdown hook may take."""
+
+
+async def run_shutdown_hooks(controller: NodeController) -> None:
+    """Run every `SHUTDOWN_HOOKS` coroutine in order, each bounded, none able to stop the rest."""
+    for hook in SHUTDOWN_HOOKS:
+        name = getattr(hook, "__qualname__", repr(hook))
+        with trio.move_on_after(SHUTDOWN_HOOK_TIMEOUT) as scope:
+            try:
+                await hook(controller)
+            except Exception:
+                log.exception("shutdown hook %s failed; stopping anyway", name)
+        if scope.cancelled_caught:
+            log.warning(
+                "shutdown hook %s did not finish within %g s; stopping anyway",
+                name,
+                SHUTDOWN_HOOK_TIMEOUT,
+            )
+
 
 async def serve_node(
     store: StateStore,
@@ -424,16 +461,16 @@ async def serve_node(
         store.put(
             store.new_record(name, pid=os.getpid(), listener=bound.address, identity=identity or "")
         )
-        node.nursery.start_soon(_stop_on_signals, node)
+        node.nursery.start_soon(_stop_on_signals, controller)
         log.info("node %s is running, listening on %s", name, bound.address)
         if ready is not None:
             ready(controller)
         await trio.sleep_forever()
 
 
-async def _stop_on_signals(node: Node) -> None:
+async def _stop_on_signals(controller: NodeController) -> None:
+    # The first signal stops the node after its shutdown hooks; a second one at once.
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("received %s; stopping", signal.Signals(signum).name)
-            node.shutdown()
-            return
+            controller.node.nursery.start_soon(controller.stop)

@@ -1,7 +1,8 @@
 """Secure channels in a node process: control requests, their handlers, and the node's setup.
 
 At start, every node loads its identity from the default vault (see `_identity_store`),
-reports its identifier in `node show`, and starts a secure channel listener at `api`.
+reports its identifier in `node show`, and starts a secure channel listener at `api`. When it
+is asked to stop, it closes its channels first, so their other ends stop too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from secure import (
 
 from ._control import ControlError, Empty, Request
 from ._identity_store import get_or_create_identity
-from ._runtime import SETUP_HOOKS, NodeController, NotFound, handles
+from ._runtime import SETUP_HOOKS, SHUTDOWN_HOOKS, NodeController, NotFound, handles
 
 log = logging.getLogger("ockam.control")
 
@@ -87,7 +88,15 @@ async def setup_secure_channels(controller: NodeController) -> None:
     log.info("node %s uses identity %s (%s)", controller.node.name, name, identity.identifier)
 
 
+async def close_secure_channels(controller: NodeController) -> None:
+    """Tell the other end of every channel that this node is stopping (`SecureChannels.aclose`)."""
+    channels = getattr(controller, "secure", None)
+    if isinstance(channels, SecureChannels):
+        await channels.aclose()
+
+
 SETUP_HOOKS.append(setup_secure_channels)
+SHUTDOWN_HOOKS.append(close_secure_channels)
 
 
 @handles(CreateSecureChannel)

@@ -8,6 +8,7 @@ ends at a `SecureChannelListener` (by default at ``api``). The initiator's end i
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,14 @@ from actors import TEMPORARY, Address, Route, RouteError, TransportError, local,
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener, fresh_static_key
 from ._channel_protocol import PROLOGUE, SecureChannelError
-from ._channel_worker import HANDSHAKE_TIMEOUT, SecureChannelWorker
+from ._channel_worker import CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT, SecureChannelWorker
 from ._handshake import HandshakeState
 from ._identity import Identity
 
 if TYPE_CHECKING:
     from actors import Node
+
+log = logging.getLogger("ockam.secure")
 
 DEFAULT_LISTENER = "api"
 """The local address of the secure channel listener every CLI node runs."""
@@ -216,6 +219,37 @@ class SecureChannels:
         if not value or not isinstance(self.node.actor_at(local(value)), SecureChannelListener):
             return False
         return self.node.stop_actor(local(value))
+
+    async def aclose(self, *, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Stop every listener and close every channel end on the node, telling each other end.
+
+        Run it before the node stops: once the node's nursery is cancelled, channel ends stop
+        without a word, and a peer that reaches this node through a relay (whose connection
+        stays up) would keep a dead channel. Each established end sends `Close`; ends still
+        in their handshake just stop. Returns once every end has stopped, or after `timeout`
+        seconds.
+
+        Raises:
+            ValueError: The timeout is negative.
+        """
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        for info in self.listeners():
+            self.delete_listener(info.address)
+        workers = self._workers()
+        stopped = [self.node.monitor(worker.ctx.address) for worker in workers]
+        for worker in workers:
+            worker.close("this node is shutting down")
+        with trio.move_on_after(timeout):
+            for event in stopped:
+                await event.wait()
+        if any(not event.is_set() for event in stopped):
+            log.warning(
+                "secure channels of node %s: %d channel end(s) did not close within %g s",
+                self.node.name,
+                sum(not event.is_set() for event in stopped),
+                timeout,
+            )
 
     def _workers(self) -> builtins.list[SecureChannelWorker]:
         found = [self.node.actor_at(local(w.address)) for w in self.node.workers()]

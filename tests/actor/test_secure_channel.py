@@ -335,3 +335,44 @@ async def test_a_channel_to_a_listener_on_the_same_node() -> None:
             assert {c.role for c in channels.list()} == {"initiator", "responder"}
             assert channels.delete(info.address)
             await wait_until(lambda: not channel_workers(node))
+
+
+async def test_aclose_tells_every_other_end() -> None:
+    with trio.fail_after(10):
+        async with two_nodes() as (alice, bob, to_bob):
+            await alice.create(to_bob)
+            await alice.create(to_bob)
+            assert len(channel_workers(bob.node)) == 2
+            assert alice.node.tcp is not None
+
+            with trio.fail_after(2):  # promptly: the Close frames, not a timeout
+                await bob.aclose()
+                await wait_until(lambda: not channel_workers(alice.node))
+
+            assert not channel_workers(bob.node)
+            assert bob.listeners() == []
+            # The connection is still up: the other ends stopped because they were told.
+            assert alice.node.tcp.connections()
+            await bob.aclose()  # nothing left to close
+
+
+async def test_a_node_that_closes_its_channels_before_stopping_ends_them_across_a_relay() -> None:
+    # Across a relay the initiator's connection (to the relay node) stays up when the
+    # responder's node stops, so only the responder's Close can end the initiator's end.
+    with trio.fail_after(10):
+        async with open_node("yellow") as yellow, open_node("green") as green:
+            assert green.tcp is not None
+            to_green = tcp_route((await green.tcp.listen()).address)
+            yellow_channels = SecureChannels(yellow, Identity.generate())
+            async with open_node("blue") as blue:
+                blue_channels = SecureChannels(blue, Identity.generate())
+                await blue_channels.create_listener("api")
+                await start_relay(blue, at=to_green, name="blue")
+                info = await yellow_channels.create(to_green + route("forward_to_blue", "api"))
+                reply = await yellow.request(channel_route(info, "echo"), b"hi", timeout=5)
+                assert reply.payload == b"hi"
+
+                await blue_channels.aclose()
+            with trio.fail_after(2):
+                await wait_until(lambda: not channel_workers(yellow))
+            assert yellow_channels.list() == []

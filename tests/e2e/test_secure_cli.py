@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import stat
 import time
 from collections.abc import Callable
@@ -88,6 +90,27 @@ def test_seed_secure_channel_through_a_forwarder(ockam: Ockam) -> None:
     failed = ockam.run("secure-channel", "show", channel, "--at", "yellow", check=False)
     assert failed.returncode == 1
     assert "no secure channel" in failed.stderr
+
+
+@pytest.mark.parametrize("how", ["node stop", "SIGTERM"])
+def test_stopping_a_node_closes_its_channels_across_a_relay(ockam: Ockam, how: str) -> None:
+    ockam.run("node", "create", "blue")
+    ockam.run("node", "create", "green")
+    ockam.run("relay", "create", "blue", "--at", "/node/green", "--to", "/node/blue")
+    ockam.run("node", "create", "yellow")
+    to_api = "/node/green/service/forward_to_blue/service/api"
+    channel = ockam.out("secure-channel", "create", "--from", "yellow", "--to", to_api)
+    [info] = channels_at(ockam, "yellow")
+    assert info["address"] == channel
+
+    # Yellow's connection goes to green, which stays up: only blue's Close ends the channel.
+    if how == "node stop":
+        ockam.run("node", "stop", "blue")
+    else:
+        os.kill(ockam.node_pid("blue"), signal.SIGTERM)
+    assert wait_until(lambda: channels_at(ockam, "yellow") == [], seconds=5)
+    log = (ockam.home / "nodes" / "yellow" / "node.log").read_text()
+    assert "the other end closed it" in log
 
 
 def test_authorized_identifiers(ockam: Ockam) -> None:
