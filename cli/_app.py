@@ -44,6 +44,7 @@ class Common:
         """A printer for this command's output."""
         if self.verbose:
             logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+            logging.getLogger("ockam").setLevel(logging.DEBUG)
             _State.verbose = True
         return Printer(self.output, quiet=self.quiet)
 
@@ -107,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `ockam` console script."""
     from . import _commands  # noqa: F401  (registers every command on `app`)
 
+    # A command prints its result and at most one error line; node processes log to their
+    # log file (`node create --foreground` turns logging on), and `--verbose` shows it all.
+    logging.getLogger("ockam").setLevel(logging.CRITICAL)
     tokens = list(sys.argv[1:] if argv is None else argv)
     try:
         app(tokens, exit_on_error=False, print_error=False)
@@ -115,23 +119,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     except BaseExceptionGroup as group:
         _fail(unwrap_group(group))
-    except (OckamError, ValueError, LookupError, OSError) as exc:
-        _fail(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        _fail(exc)
 
 
 def _fail(exc: BaseException) -> None:
-    if _State.verbose:
-        import traceback
-
-        traceback.print_exception(exc)
     if isinstance(exc, KeyboardInterrupt):
         sys.exit(130)
     if isinstance(exc, SystemExit):
         raise exc
-    if not isinstance(exc, (OckamError, ValueError, LookupError, OSError)):
-        raise exc
-    message = str(exc) or type(exc).__name__
+    if _State.verbose:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, (OckamError, ValueError, LookupError, OSError)):
+        message = str(exc) or type(exc).__name__
+    else:
+        message = f"internal error: {type(exc).__name__}: {exc} (run with --verbose for details)"
     error(" ".join(message.split()))
     sys.exit(1)

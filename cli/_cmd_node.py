@@ -59,7 +59,7 @@ def create(
     state = store()
     node = check_node_name(name or secrets.token_hex(4))
     if foreground:
-        _run_foreground(state, node, tcp_listener_address, identity, printer)
+        _run_foreground(state, node, tcp_listener_address, identity, printer, common)
         return
     existing = state.find(node)
     if existing is not None:
@@ -83,7 +83,12 @@ def create(
 
 
 def _run_foreground(
-    state: StateStore, name: str, listener: str, identity: str | None, printer: Printer
+    state: StateStore,
+    name: str,
+    listener: str,
+    identity: str | None,
+    printer: Printer,
+    common: Common,
 ) -> None:
     import trio
 
@@ -94,6 +99,8 @@ def _run_foreground(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not common.verbose:
+        logging.getLogger("ockam").setLevel(logging.INFO)
     state.node_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def ready(_: object) -> None:
