@@ -22,6 +22,7 @@ from actors import (
     OckamError,
     RelayClient,
     Route,
+    TransportError,
     local,
     open_node,
     start_relay,
@@ -74,6 +75,12 @@ log = logging.getLogger("ockam.control")
 R = TypeVar("R", bound=Request)
 Handler = Callable[["NodeController", Any], Awaitable[Any]]
 HANDLERS: dict[type[Request], Handler] = {}
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds `tcp-connection create` waits for the peer to accept."""
+
+START_TIMEOUT = 10.0
+"""Seconds `service start` waits for a service (a plugin, say) to be ready."""
 
 
 def handles(
@@ -183,8 +190,10 @@ async def _shutdown_soon(controller: NodeController) -> None:
 
 @handles(StartService)
 async def _start_service(c: NodeController, r: StartService) -> Empty:
-    await start_service(c.node, r.name, address=r.address)
-    return Empty()
+    with trio.move_on_after(START_TIMEOUT):
+        await start_service(c.node, r.name, address=r.address)
+        return Empty()
+    raise OckamError(f"service {r.name!r} did not start within {START_TIMEOUT:g} s")
 
 
 @handles(ListWorkers)
@@ -215,7 +224,12 @@ async def _delete_listener(c: NodeController, r: DeleteListener) -> Empty:
 @handles(CreateConnection)
 async def _connect(c: NodeController, r: CreateConnection) -> Any:
     assert c.node.tcp is not None
-    return await c.node.tcp.connect(r.address)
+    with trio.move_on_after(CONNECT_TIMEOUT):
+        return await c.node.tcp.connect(r.address)
+    raise TransportError(
+        f"no TCP connection to {r.address} within {CONNECT_TIMEOUT:g} s: nothing accepted it "
+        "(is the address right, and does a firewall drop connections to it?)"
+    )
 
 
 @handles(ListConnections)
@@ -329,6 +343,13 @@ async def _delete_inlet(c: NodeController, r: DeleteInlet) -> Empty:
     return Empty()
 
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds a control client has to send its whole request once connected."""
+
+REPLY_TIMEOUT = 10.0
+"""Seconds a control client has to take the reply."""
+
+
 class ControlServer(Actor):
     """Serves the control API on the node's Unix socket (mode 0600).
 
@@ -357,15 +378,25 @@ class ControlServer(Actor):
         finally:
             self.path.unlink(missing_ok=True)
 
-    async def _serve(self, stream: trio.SocketStream) -> None:
+    async def _serve(self, stream: trio.abc.Stream) -> None:
+        # Reading the request and writing the reply are bounded here; handling is not, as a
+        # request may rightly take long (`message send --timeout 60`). Each handler bounds
+        # itself instead: by the request's own timeout, the relay client's, CONNECT_TIMEOUT...
         try:
-            with trio.move_on_after(30):
-                try:
-                    request = decode_request(await read_frame(stream))
-                except (msgspec.DecodeError, msgspec.ValidationError, ControlError) as exc:
-                    reply = Reply(ok=False, error=f"bad control request: {exc}", kind="bad")
-                else:
-                    reply = await self._answer(request)
+            received: Request | Reply | None = None
+            with trio.move_on_after(REQUEST_TIMEOUT):
+                received = await _read_request(stream)
+            if received is None:
+                log.warning(
+                    "closed a control connection that sent no complete request within %g s",
+                    REQUEST_TIMEOUT,
+                )
+                return
+            if isinstance(received, Reply):
+                reply = received
+            else:
+                reply = await self._answer(received)
+            with trio.move_on_after(REPLY_TIMEOUT):
                 await write_frame(stream, encode(reply))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -389,6 +420,14 @@ class ControlServer(Actor):
             return Reply(ok=False, error=str(exc), kind=type(exc).__name__)
         log.error("control request %r failed", request, exc_info=exc)
         return Reply(ok=False, error=f"{type(exc).__name__}: {exc}", kind="internal")
+
+
+async def _read_request(stream: trio.abc.Stream) -> Request | Reply:
+    """The request on `stream`, or the error reply to a malformed one."""
+    try:
+        return decode_request(await read_frame(stream))
+    except (msgspec.DecodeError, msgspec.ValidationError, ControlError) as exc:
+        return Reply(ok=False, error=f"bad control request: {exc}", kind="bad")
 
 
 def _clear_socket_path(path: Path) -> None:

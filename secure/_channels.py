@@ -64,7 +64,7 @@ async def create_secure_channel(
         route: The route to the listener, e.g. ``/ip4/10.0.0.2/tcp/4000/service/api``.
         identity: The identity this end proves.
         authorized: Identifiers the listener's identity must be one of (empty: any).
-        timeout: Seconds to wait for the handshake.
+        timeout: Seconds to wait for the connection and the handshake.
         static_private: The X25519 static private key to use (a fresh one if None).
 
     Returns:
@@ -81,10 +81,17 @@ async def create_secure_channel(
     allowed = authorized_set(authorized)
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    try:
-        await node.router.resolve(onward.next)  # fail now, and clearly, on an unreachable peer
-    except TransportError as exc:
-        raise SecureChannelError(f"cannot open a secure channel to {onward}: {exc}") from None
+    deadline = trio.current_time() + timeout
+    with trio.move_on_at(deadline) as connecting:
+        try:
+            await node.router.resolve(onward.next)  # fail now, and clearly, on an unreachable peer
+        except TransportError as exc:
+            raise SecureChannelError(f"cannot open a secure channel to {onward}: {exc}") from None
+    if connecting.cancelled_caught:
+        raise SecureChannelError(
+            f"cannot open a secure channel to {onward}: no connection to {onward.next} "
+            f"within {timeout:g} s"
+        )
     handshake = HandshakeState(
         True, static_private=static_private or fresh_static_key(), prologue=PROLOGUE
     )
@@ -96,7 +103,7 @@ async def create_secure_channel(
         authorized=allowed,
     )
     await node.start_actor(worker, random_address(), aliases=[random_address()], policy=TEMPORARY)
-    with trio.move_on_after(timeout):
+    with trio.move_on_at(deadline):
         await worker.wait_settled()
     if worker.established.is_set() and not worker.stopped.is_set():
         return worker.info()

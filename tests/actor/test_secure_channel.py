@@ -376,3 +376,18 @@ async def test_a_node_that_closes_its_channels_before_stopping_ends_them_across_
             with trio.fail_after(2):
                 await wait_until(lambda: not channel_workers(yellow))
             assert yellow_channels.list() == []
+
+
+async def test_create_bounds_the_connection_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    with trio.fail_after(10):
+        async with two_nodes() as (alice, _, to_bob):
+
+            async def never_connects(address: object) -> object:
+                await trio.sleep_forever()  # a firewall that drops the SYN
+
+            monkeypatch.setattr(alice.node.router, "resolve", never_connects)
+            start = trio.current_time()
+            with pytest.raises(SecureChannelError, match=r"no connection to .* within 0\.5 s"):
+                await alice.create(to_bob, timeout=0.5)
+            assert trio.current_time() - start < 2
+            assert not channel_workers(alice.node)
