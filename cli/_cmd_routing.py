@@ -6,7 +6,8 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from actors import MultiAddr, RelayInfo, WorkerInfo, check_relay_name, open_node
+from actors import RelayInfo, WorkerInfo, check_relay_name, open_node
+from secure import Identity, SecureChannels, resolve_secure_route
 
 from ._app import (
     DEFAULT,
@@ -62,7 +63,8 @@ def send(
         The route, like /node/n1/service/uppercase; a '-' segment is replaced by the route
         piped on standard input.
     from_
-        The node that sends (n1 or /node/n1); without it, this command runs a short-lived node.
+        The node that sends (n1 or /node/n1); without it, this command runs a short-lived node
+        with a throwaway identity for any /secure/ segment of the route.
     timeout
         Seconds to wait for the reply.
     """
@@ -78,9 +80,14 @@ def send(
 
         async def main() -> bytes:
             async with open_node("message-send", services=()) as node:
-                answer = await node.request(
-                    MultiAddr.parse(route).to_route(), payload, timeout=timeout
-                )
+                # A throwaway identity for the channels any /secure/ segment opens; they are
+                # closed before the node goes, so no other end is left with a dead channel.
+                channels = SecureChannels(node, Identity.generate())
+                try:
+                    onward = await resolve_secure_route(route, channels)
+                    answer = await node.request(onward, payload, timeout=timeout)
+                finally:
+                    await channels.aclose()
                 return answer.payload
 
         text = run(main)

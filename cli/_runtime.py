@@ -15,22 +15,19 @@ import trio
 
 from actors import (
     Actor,
-    Address,
     LocalMessage,
-    MultiAddr,
     Node,
     OckamError,
     RelayClient,
     Route,
     TransportError,
-    local,
     open_node,
     start_relay,
     start_service,
     unwrap_group,
 )
 from portals import Portals
-from secure import SecureChannels
+from secure import SecureChannels, resolve_secure_route
 
 from ._control import (
     ControlError,
@@ -133,23 +130,13 @@ class NodeController:
     async def route(self, text: str) -> Route:
         """The route in `text`, which the CLI already resolved but for local segments.
 
-        Each `/secure/LISTENER` opens a secure channel from this node to that listener at the
-        end of the route before it (or reuses a live one), and the channel's address replaces
-        that part of the route: `/ip4/…/tcp/4000/secure/api/service/echo` becomes
-        `/service/<channel>/service/echo`.
+        Each `/secure/LISTENER` opens a secure channel from this node to that listener, or
+        reuses a live one (see `secure.resolve_secure_route`).
         """
-        addresses: list[Address] = []
-        for segment in MultiAddr.parse(text).segments:
-            if segment.kind != "secure":
-                addresses.append(segment.to_address())
-                continue
-            channels = getattr(self, "secure", None)
-            if not isinstance(channels, SecureChannels):
-                raise ControlError(f"node {self.node.name} cannot open secure channels")
-            listener = Route((*addresses, local(segment.value)))
-            info = await channels.create(listener, reuse=True)
-            addresses = list(Route.parse(info.address))
-        return Route(addresses)
+        channels = getattr(self, "secure", None)
+        return await resolve_secure_route(
+            text, channels if isinstance(channels, SecureChannels) else None
+        )
 
 
 _NOT_SERVICES = frozenset(

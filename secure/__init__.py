@@ -20,6 +20,7 @@ from ._channel_worker import SecureChannelWorker as SecureChannelWorker
 from ._channels import DEFAULT_LISTENER as DEFAULT_LISTENER
 from ._channels import SecureChannels as SecureChannels
 from ._channels import create_secure_channel as create_secure_channel
+from ._channels import resolve_secure_route as resolve_secure_route
 from ._cipher_state import CIPHERS as CIPHERS
 from ._cipher_state import MAX_NONCE as MAX_NONCE
 from ._cipher_state import CipherState as CipherState

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from actors import TEMPORARY, Address, Route, RouteError, TransportError, local, random_address
+from actors import (
+    TEMPORARY,
+    Address,
+    MultiAddr,
+    Route,
+    RouteError,
+    TransportError,
+    local,
+    random_address,
+)
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener, fresh_static_key
@@ -270,3 +279,42 @@ class SecureChannels:
         if isinstance(worker, SecureChannelWorker) and worker.plaintext_address.value == value:
             return worker
         return None
+
+
+async def resolve_secure_route(
+    route: MultiAddr | str, channels: SecureChannels | None, *, timeout: float = 10
+) -> Route:
+    """The route in `route`, each ``/secure/LISTENER`` segment replaced by a secure channel.
+
+    Each ``/secure/LISTENER`` opens a channel from the node of `channels` to the listener
+    ``LISTENER`` at the end of the route before it, or reuses a live one opened the same way,
+    and the channel's address replaces that part of the route:
+    ``/ip4/…/tcp/4000/secure/api/service/echo`` becomes ``/service/<channel>/service/echo``.
+    Every other segment must already be an address (``/node/NAME`` and ``-`` are the CLI's to
+    resolve).
+
+    Args:
+        route: The route, as text or parsed.
+        channels: The registry that opens the channels; None where there is none, which is
+            fine for a route without ``/secure/``.
+        timeout: Seconds each channel may take to open.
+
+    Raises:
+        RouteError: The route is malformed or has a segment that is not an address.
+        SecureChannelError: A channel could not be opened, or `channels` is None.
+    """
+    parsed = MultiAddr.parse(route) if isinstance(route, str) else route
+    addresses: list[Address] = []
+    for segment in parsed.segments:
+        if segment.kind != "secure":
+            addresses.append(segment.to_address())
+            continue
+        if channels is None:
+            raise SecureChannelError(
+                f"cannot open the secure channel {segment} in {parsed}: "
+                "there is no identity here to open it with"
+            )
+        listener = Route((*addresses, local(segment.value)))
+        info = await channels.create(listener, timeout=timeout, reuse=True)
+        addresses = list(Route.parse(info.address))
+    return Route(addresses)

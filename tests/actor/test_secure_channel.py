@@ -18,6 +18,7 @@ from secure import (
     SecureChannels,
     SecureChannelWorker,
     create_secure_channel,
+    resolve_secure_route,
 )
 
 Send = Callable[[LocalMessage], Awaitable[bool]]
@@ -391,3 +392,25 @@ async def test_create_bounds_the_connection_too(monkeypatch: pytest.MonkeyPatch)
                 await alice.create(to_bob, timeout=0.5)
             assert trio.current_time() - start < 2
             assert not channel_workers(alice.node)
+
+
+async def test_secure_segments_in_a_route_open_or_reuse_channels() -> None:
+    with trio.fail_after(10):
+        async with two_nodes() as (alice, bob, to_bob):
+            to_node = str(to_bob[:-1])
+            text = f"{to_node}/secure/api/service/uppercase"
+
+            onward = await resolve_secure_route(text, alice)
+            [info] = alice.list()
+            assert info.remote_identifier == bob.identifier
+            assert onward == channel_route(info, "uppercase")
+            reply = await alice.node.request(onward, b"through", timeout=5)
+            assert reply.payload == b"THROUGH"
+            assert await resolve_secure_route(text, alice) == onward  # reused
+            assert len(alice.list()) == 1
+
+            # A route without /secure/ needs no channels; one with it does.
+            plain = f"{to_node}/service/echo"
+            assert await resolve_secure_route(plain, None) == Route.parse(plain)
+            with pytest.raises(SecureChannelError, match="no identity here"):
+                await resolve_secure_route(text, None)

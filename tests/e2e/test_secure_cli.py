@@ -91,6 +91,11 @@ def test_seed_secure_channel_through_a_forwarder(ockam: Ockam) -> None:
     assert failed.returncode == 1
     assert "no secure channel" in failed.stderr
 
+    # Without --from, a short-lived node with a throwaway identity opens the channel, and
+    # closes it before it exits: blue is not left with a dead channel behind the relay.
+    assert ockam.out("message", "send", "hey", "--to", inline) == "HEY"
+    assert wait_until(lambda: len(channels_at(ockam, "blue")) == 1)
+
 
 @pytest.mark.parametrize("how", ["node stop", "SIGTERM"])
 def test_stopping_a_node_closes_its_channels_across_a_relay(ockam: Ockam, how: str) -> None:
