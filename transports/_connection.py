@@ -288,7 +288,7 @@ class ConnectionWorker(Actor):
                 if receive is not None:
                     data = await receive()
                 else:
-                    data = await stream.receive_some(READ_SIZE)
+                    data = bytes(await stream.receive_some(READ_SIZE))
                 if not data:
                     self._close_with(f"{self.peer} closed the connection")
                     break
