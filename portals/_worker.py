@@ -28,7 +28,7 @@ from abc import abstractmethod
 import trio
 
 from actors import Actor, Address, LocalMessage, Mailbox, Route
-from transports import duplicate_socket
+from transports import duplicate_socket, raw_receiver
 
 from ._protocol import (
     CHUNK,
@@ -127,8 +127,7 @@ class PortalWorker(Actor):
                 await self._pump(stream)
         finally:
             self._inline = False
-            if self._raw is not None:
-                self._raw.close()
+            self._close_raw()
             if self._stream is not None:
                 with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
                     scope.shield = True
@@ -173,8 +172,8 @@ class PortalWorker(Actor):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._watch_carrier, self._carrier)
-            nursery.start_soon(self._run_io, stream)
             self._raw = duplicate_socket(stream)
+            nursery.start_soon(self._run_io, stream)
             self._inline = True
             try:
                 with self._dispatch_scope:
@@ -201,10 +200,16 @@ class PortalWorker(Actor):
                     await self._write_socket(stream)
                     io.cancel_scope.cancel()
         finally:
+            self._close_raw()  # the duplicate would keep the connection open
             with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
                 scope.shield = True
                 await trio.aclose_forcefully(stream)
             self._io_done.set()
+
+    def _close_raw(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
 
     def _close(self, reason: str, *, notify: bool = True) -> None:
         """Close the socket now; send Disconnect (unless the route is gone) and linger for the
@@ -320,6 +325,8 @@ class PortalWorker(Actor):
 
     async def _read_socket(self, stream: trio.abc.Stream) -> None:
         state = self.state
+        raw = self._raw
+        receive = raw_receiver(raw, CHUNK) if raw is not None else None
         while True:
             while not state.can_send_payload:
                 if state.phase is not Phase.OPEN or state.end_sent:
@@ -327,7 +334,7 @@ class PortalWorker(Actor):
                 self._credit_event = trio.Event()
                 await self._credit_event.wait()
             try:
-                data = await stream.receive_some(CHUNK)
+                data = await receive() if receive is not None else await stream.receive_some(CHUNK)
             except _SOCKET_ERRORS as exc:
                 self._close(f"reading the socket failed: {exc}")
                 return

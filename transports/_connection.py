@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -15,6 +14,7 @@ import trio
 from actors import Actor, LocalMessage, Mailbox, TransportError, unwrap_group
 
 from ._codec import PROTOCOL_VERSION, ProtocolError, WireDecoder, encode_message_into
+from ._raw import duplicate_socket, raw_receiver
 
 log = logging.getLogger("ockam.transport")
 
@@ -26,8 +26,6 @@ WRITE_BATCH = 256 * 1024
 _BATCH: ContextVar[list[ConnectionWorker] | None] = ContextVar("ockam_frame_batch", default=None)
 """Set by a connection's reader while it routes the frames of one read: connections written
 to during that time gather their frames and send them together when the batch is done."""
-
-_FAIR_READS = 16
 
 Opener = Callable[[trio.Nursery], Awaitable[trio.abc.Stream]]
 """Opens the stream of an outgoing connection, inside the worker's own nursery."""
@@ -253,36 +251,11 @@ class ConnectionWorker(Actor):
         except ProtocolError as exc:
             log.warning("%s: not sending a message to %s: %s", self.ctx.address, self.peer, exc)
 
-    def _raw_receiver(self) -> Callable[[], Awaitable[bytes]]:
-        """Reads from the socket directly: the bytes already there come without trio's
-        per-call machinery, and the task waits (a checkpoint) only when there are none, or
-        after `_FAIR_READS` reads in a row so that a busy peer cannot starve the node."""
-        raw = self._raw
-        assert raw is not None
-        in_a_row = 0
-
-        async def receive() -> bytes:
-            nonlocal in_a_row
-            while True:
-                try:
-                    data = raw.recv(READ_SIZE)
-                except BlockingIOError:
-                    in_a_row = 0
-                    await trio.lowlevel.wait_readable(raw)
-                    continue
-                in_a_row += 1
-                if in_a_row >= _FAIR_READS:
-                    in_a_row = 0
-                    await trio.lowlevel.checkpoint()
-                return data
-
-        return receive
-
     async def _reader(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
         decoder = WireDecoder()
         me = self.ctx.address
         send = self.ctx.node.router.send
-        receive = self._raw_receiver() if self._raw is not None else None
+        receive = raw_receiver(self._raw, READ_SIZE) if self._raw is not None else None
         try:
             while True:
                 if receive is not None:
@@ -316,16 +289,3 @@ class ConnectionWorker(Actor):
             self._close_with(f"connection to {self.peer} lost: {exc}")
         log.info("connection %s (%s) ended: %s", me, self.peer, self.close_reason)
         scope.cancel()
-
-
-def duplicate_socket(stream: trio.abc.Stream) -> socket.socket | None:
-    """A non-blocking duplicate of a socket stream's socket, for sends without a checkpoint.
-
-    It shares the connection (a dup'd descriptor), so bytes sent on it and on the stream go
-    out in order; None for streams that are not sockets (WebSocket, memory).
-    """
-    if not isinstance(stream, trio.SocketStream):
-        return None
-    raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
-    raw.setblocking(False)
-    return raw
