@@ -19,8 +19,8 @@ from secure import (
 )
 
 from ._control import ControlError, Empty, Request
+from ._controller import SETUP_HOOKS, SHUTDOWN_HOOKS, NodeController, NotFound, handles
 from ._identity_store import get_or_create_identity
-from ._runtime import SETUP_HOOKS, SHUTDOWN_HOOKS, NodeController, NotFound, handles
 
 log = logging.getLogger("ockam.control")
 

@@ -25,7 +25,9 @@ from cli._control import (
     encode,
     read_frame,
 )
-from cli._runtime import CONNECT_TIMEOUT, REQUEST_TIMEOUT, ControlServer, NodeController, handles
+from cli._controller import NodeController, handles
+from cli._handlers import CONNECT_TIMEOUT
+from cli._runtime import REQUEST_TIMEOUT, ControlServer
 
 
 class SlowForTests(Request, frozen=True, tag="test-slow-request"):

@@ -8,10 +8,10 @@ import logging
 import pytest
 import trio
 
-import cli._runtime as runtime
+import cli._controller as controller_module
 from actors import open_node
 from cli._control import Empty, Shutdown
-from cli._runtime import SHUTDOWN_HOOK_TIMEOUT, NodeController, ShutdownHook
+from cli._controller import SHUTDOWN_HOOK_TIMEOUT, NodeController, ShutdownHook
 from cli._secure_control import close_secure_channels
 
 
@@ -43,7 +43,7 @@ async def test_stop_runs_the_hooks_in_order_each_bounded_then_stops_the_node(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(runtime, "SHUTDOWN_HOOKS", recording_hooks(events))
+    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
         controller = NodeController(node, pid=0, listener="")
         start = trio.current_time()
@@ -64,7 +64,7 @@ async def test_a_shutdown_request_answers_then_runs_the_hooks_then_stops(
     autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(runtime, "SHUTDOWN_HOOKS", recording_hooks(events))
+    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
         controller = NodeController(node, pid=0, listener="")
         start = trio.current_time()
@@ -79,7 +79,7 @@ async def test_a_second_stop_does_not_wait_for_the_hooks(
     autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(runtime, "SHUTDOWN_HOOKS", recording_hooks(events))
+    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
         controller = NodeController(node, pid=0, listener="")
         node.nursery.start_soon(controller.stop)  # as a first signal does
@@ -92,4 +92,4 @@ async def test_a_second_stop_does_not_wait_for_the_hooks(
 
 
 def test_secure_channels_close_before_the_node_stops() -> None:
-    assert close_secure_channels in runtime.SHUTDOWN_HOOKS
+    assert close_secure_channels in controller_module.SHUTDOWN_HOOKS
