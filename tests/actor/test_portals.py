@@ -6,11 +6,8 @@ import hashlib
 import random
 import re
 import socket
-import subprocess
-import sys
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
@@ -18,118 +15,24 @@ import pytest
 import trio
 
 import actors
-from actors import TCP, Address, AddressInUse, Node, Route, TransportError, local
-from portals import (
-    Credit,
-    Disconnect,
-    InletInfo,
-    OutletInfo,
-    Ping,
-    Pong,
-    Portals,
-    PortalWorker,
-    decode,
-    encode,
+from actors import TCP, Address, AddressInUse, Route, TransportError, local
+from portals import Credit, Disconnect, InletInfo, OutletInfo, Ping, Pong, Portals, decode, encode
+
+from ._portal_helpers import (
+    assert_closed_at_once,
+    assert_echoes,
+    echo,
+    echo_then_set,
+    exchange,
+    http_server,
+    open_setup,
+    portal_workers,
+    read_all,
+    read_to_eof_then_set,
+    send_then_eof,
+    unused_port,
+    wait_until,
 )
-
-Handler = Callable[[trio.SocketStream], Awaitable[None]]
-
-
-class Setup:
-    """Nodes with their portal managers; `n1` holds the inlets, the last node the outlets."""
-
-    def __init__(self, nodes: list[Node], route_to_outlet_node: Route, target: str) -> None:
-        self.nodes = nodes
-        self.inlet_node = nodes[0]
-        self.outlet_node = nodes[-1]
-        self.inlets = Portals(self.inlet_node)
-        self.outlets = self.inlets if len(nodes) == 1 else Portals(self.outlet_node)
-        self.route_to_outlet_node = route_to_outlet_node
-        self.target = target
-
-    def route(self, outlet: str = "outlet") -> Route:
-        return self.route_to_outlet_node + Route((local(outlet),))
-
-    async def portal(
-        self, *, ping_timeout: float = 10.0, outlet: bool = True
-    ) -> tuple[OutletInfo | None, InletInfo]:
-        created = await self.outlets.create_outlet(target=self.target) if outlet else None
-        inlet = await self.inlets.create_inlet(
-            bind="127.0.0.1:0", route=self.route(), ping_timeout=ping_timeout
-        )
-        return created, inlet
-
-
-async def connect(inlet: InletInfo) -> trio.SocketStream:
-    host, port = inlet.bind_addr.rsplit(":", 1)
-    return await trio.open_tcp_stream(host, int(port))
-
-
-async def serve(nursery: trio.Nursery, handler: Handler) -> str:
-    """Serve `handler` on a loopback port in `nursery`; its `host:port`."""
-    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    host, port = listeners[0].socket.getsockname()[:2]
-    return f"{host}:{port}"
-
-
-@asynccontextmanager
-async def open_setup(handler: Handler, *, topology: str = "direct") -> AsyncIterator[Setup]:
-    """A TCP server running `handler`, and nodes linked over loopback TCP.
-
-    `local`: inlet and outlet both on n1. `direct`: n1 -> n2 (outlet on n2). `hop`: n1 -> n2
-    -> n3 through n2's connection to n3. `relay`: n3 registers relay `portal` at n2; n1 reaches
-    n3's outlet through it.
-    """
-    async with trio.open_nursery() as nursery:
-        target = await serve(nursery, handler)
-        async with (
-            actors.open_node("n1") as n1,
-            actors.open_node("n2") as n2,
-            actors.open_node("n3") as n3,
-        ):
-            assert n1.tcp is not None
-            assert n2.tcp is not None
-            assert n3.tcp is not None
-            to_n2 = Address(TCP, (await n2.tcp.listen()).address)
-            if topology == "local":
-                setup = Setup([n1], Route(), target)
-            elif topology == "direct":
-                setup = Setup([n1, n2], Route((to_n2,)), target)
-            elif topology == "hop":
-                n3_listener = await n3.tcp.listen()
-                n2_to_n3 = await n2.tcp.connect(n3_listener.address)
-                setup = Setup([n1, n2, n3], Route((to_n2, local(n2_to_n3.worker))), target)
-            else:
-                await actors.start_relay(n3, at=Route((to_n2,)), name="portal")
-                setup = Setup([n1, n2, n3], Route((to_n2, local("forward_to_portal"))), target)
-            yield setup
-        nursery.cancel_scope.cancel()
-
-
-def portal_workers(node: Node) -> list[str]:
-    return [w.address for w in node.workers() if isinstance(node.actor_at(w.address), PortalWorker)]
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await trio.sleep(0.01)
-
-
-async def read_all(stream: trio.abc.ReceiveStream) -> bytes:
-    chunks = []
-    while chunk := await stream.receive_some(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def echo(stream: trio.SocketStream) -> None:
-    try:
-        while data := await stream.receive_some(65536):
-            await stream.send_all(data)
-        await stream.send_eof()
-    except trio.BrokenResourceError:
-        pass
-
 
 # --- data -----------------------------------------------------------------------------------
 
@@ -144,31 +47,18 @@ async def test_bytes_arrive_intact_both_ways(topology: str) -> None:
     async def source_and_sink(stream: trio.SocketStream) -> None:
         digest = hashlib.sha256()
 
-        async def push() -> None:
-            view = memoryview(download)
-            for start in range(0, len(download), 100_000):
-                await stream.send_all(view[start : start + 100_000])
-            await stream.send_eof()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(push)
+            nursery.start_soon(partial(send_then_eof, stream, download, chunk=100_000))
             while data := await stream.receive_some(65536):
                 digest.update(data)
         received_by_server.append(digest.hexdigest())
 
     with trio.fail_after(30):
         async with open_setup(source_and_sink, topology=topology) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+            _, client = await setup.portal_and_client()
             digest = hashlib.sha256()
-
-            async def upload_all() -> None:
-                for start in range(0, len(upload), 250_000):
-                    await client.send_all(upload[start : start + 250_000])
-                await client.send_eof()
-
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(upload_all)
+                nursery.start_soon(partial(send_then_eof, client, upload, chunk=250_000))
                 size = 0
                 while data := await client.receive_some(65536):
                     digest.update(data)
@@ -179,7 +69,7 @@ async def test_bytes_arrive_intact_both_ways(topology: str) -> None:
             await wait_until(lambda: bool(received_by_server))
             assert received_by_server == [hashlib.sha256(upload).hexdigest()]
             # Both ends ended: every portal worker is gone, on every node.
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await setup.wait_until_no_portal_workers()
 
 
 async def test_half_close_client_still_receives_the_reply() -> None:
@@ -190,8 +80,7 @@ async def test_half_close_client_still_receives_the_reply() -> None:
 
     with trio.fail_after(10):
         async with open_setup(count_then_reply) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+            _, client = await setup.portal_and_client()
             await client.send_all(b"x" * 300_000)
             await client.send_eof()
             assert await read_all(client) == b"got 300000 bytes"
@@ -211,8 +100,7 @@ async def test_slow_reader_gets_everything_after_the_server_closed(topology: str
 
     with trio.fail_after(20):
         async with open_setup(respond_then_close, topology=topology) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+            _, client = await setup.portal_and_client()
             await client.send_eof()
             received = bytearray()
             while chunk := await client.receive_some(16384):
@@ -230,15 +118,7 @@ async def test_fifty_concurrent_connections() -> None:
 
             async def one(i: int) -> None:
                 data = random.Random(i).randbytes(20_000 + 5_000 * i)
-                client = await connect(inlet)
-                async with client, trio.open_nursery() as nursery:
-
-                    async def send() -> None:
-                        await client.send_all(data)
-                        await client.send_eof()
-
-                    nursery.start_soon(send)
-                    results[i] = await read_all(client) == data
+                results[i] = await exchange(inlet, data) == data
 
             async with trio.open_nursery() as nursery:
                 for i in range(50):
@@ -270,8 +150,7 @@ async def test_a_client_that_does_not_read_does_not_stall_the_others() -> None:
 
     with trio.fail_after(20):
         async with open_setup(flood_or_echo) as setup:
-            _, inlet = await setup.portal()
-            slow = await connect(inlet)
+            inlet, slow = await setup.portal_and_client()
             await slow.send_all(b"flood")
             # Wait until the flood has stalled: every buffer on its way is full.
             previous = -1
@@ -280,15 +159,7 @@ async def test_a_client_that_does_not_read_does_not_stall_the_others() -> None:
                 await trio.sleep(0.3)
             assert flooded[0] < 64 * 1024 * 1024
             data = random.Random(3).randbytes(2_000_000)
-            client = await connect(inlet)
-            async with client, trio.open_nursery() as nursery:
-
-                async def send() -> None:
-                    await client.send_all(b"echo!" + data)
-                    await client.send_eof()
-
-                nursery.start_soon(send)
-                assert await read_all(client) == b"hello" + data
+            assert await exchange(inlet, b"echo!" + data) == b"hello" + data
             await slow.aclose()
 
 
@@ -298,9 +169,8 @@ async def test_a_client_that_does_not_read_does_not_stall_the_others() -> None:
 async def test_inlet_before_outlet_then_outlet_created() -> None:
     with trio.fail_after(15):
         async with open_setup(echo) as setup:
-            _, inlet = await setup.portal(outlet=False, ping_timeout=0.5)
+            inlet, client = await setup.portal_and_client(outlet=False, ping_timeout=0.5)
             assert inlet.status == "up"
-            client = await connect(inlet)
             with trio.fail_after(5):
                 with suppress(trio.BrokenResourceError):
                     assert await client.receive_some(10) == b""
@@ -309,10 +179,7 @@ async def test_inlet_before_outlet_then_outlet_created() -> None:
                 alias=inlet.alias, bind_addr=inlet.bind_addr, to=inlet.to, status="down"
             )
             await setup.outlets.create_outlet(target=setup.target)
-            client = await connect(inlet)
-            async with client:
-                await client.send_all(b"now it works")
-                assert await client.receive_some(100) == b"now it works"
+            await assert_echoes(inlet, b"now it works")
             info = setup.inlets.inlet(inlet.alias)
             assert info is not None
             assert info.status == "up"
@@ -321,43 +188,25 @@ async def test_inlet_before_outlet_then_outlet_created() -> None:
 async def test_dead_first_hop_closes_the_client_at_once() -> None:
     with trio.fail_after(5):
         async with actors.open_node("n1") as n1:
-            with socket.socket() as unused:
-                unused.bind(("127.0.0.1", 0))
-                port = unused.getsockname()[1]
-            route = Route((Address(TCP, f"127.0.0.1:{port}"), local("outlet")))
+            route = Route((Address(TCP, f"127.0.0.1:{unused_port()}"), local("outlet")))
             inlet = await Portals(n1).create_inlet(bind="127.0.0.1:0", route=route)
-            client = await connect(inlet)
-            async with client:
-                assert await client.receive_some(10) == b""
+            await assert_closed_at_once(inlet)
 
 
 async def test_outlet_target_down_closes_the_client_at_once() -> None:
     with trio.fail_after(5):
         async with open_setup(echo) as setup:
-            with socket.socket() as unused:
-                unused.bind(("127.0.0.1", 0))
-                port = unused.getsockname()[1]
-            await setup.outlets.create_outlet(target=f"127.0.0.1:{port}")
+            await setup.outlets.create_outlet(target=f"127.0.0.1:{unused_port()}")
             inlet = await setup.inlets.create_inlet(bind="127.0.0.1:0", route=setup.route())
-            client = await connect(inlet)
-            async with client:
-                assert await client.receive_some(10) == b""
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await assert_closed_at_once(inlet)
+            await setup.wait_until_no_portal_workers()
 
 
 async def test_connection_between_nodes_closed_mid_transfer() -> None:
     server_closed = trio.Event()
-
-    async def endless(stream: trio.SocketStream) -> None:
-        try:
-            await echo(stream)
-        finally:
-            server_closed.set()
-
     with trio.fail_after(10):
-        async with open_setup(endless) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+        async with open_setup(echo_then_set(server_closed)) as setup:
+            inlet, client = await setup.portal_and_client()
             sent = [0]
 
             async def pump() -> None:
@@ -385,45 +234,29 @@ async def test_connection_between_nodes_closed_mid_transfer() -> None:
             assert received >= 1_000_000
             # The outlet side closed its socket to the server too.
             await server_closed.wait()
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await setup.wait_until_no_portal_workers()
             # The inlet still listens; a new client gets a new connection between the nodes.
-            client = await connect(inlet)
-            async with client:
-                await client.send_all(b"again")
-                assert await client.receive_some(10) == b"again"
+            await assert_echoes(inlet, b"again")
 
 
 async def test_outlet_worker_closes_when_the_client_resets() -> None:
     server_saw_eof = trio.Event()
-
-    async def wait_for_eof(stream: trio.SocketStream) -> None:
-        with suppress(trio.BrokenResourceError):
-            await read_all(stream)
-        server_saw_eof.set()
-
     with trio.fail_after(10):
-        async with open_setup(wait_for_eof) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+        async with open_setup(read_to_eof_then_set(server_saw_eof)) as setup:
+            _, client = await setup.portal_and_client()
             await client.send_all(b"hello")
             await wait_until(lambda: bool(portal_workers(setup.outlet_node)))
             client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
             await client.aclose()  # SO_LINGER 0: a reset, not a FIN
             await server_saw_eof.wait()
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await setup.wait_until_no_portal_workers()
 
 
 async def test_stopping_a_portal_worker_closes_both_ends() -> None:
     server_saw_eof = trio.Event()
-
-    async def echo_then_flag(stream: trio.SocketStream) -> None:
-        await echo(stream)
-        server_saw_eof.set()
-
     with trio.fail_after(10):
-        async with open_setup(echo_then_flag) as setup:
-            _, inlet = await setup.portal()
-            client = await connect(inlet)
+        async with open_setup(echo_then_set(server_saw_eof)) as setup:
+            _, client = await setup.portal_and_client()
             async with client:
                 await client.send_all(b"hi")
                 assert await client.receive_some(10) == b"hi"
@@ -432,19 +265,13 @@ async def test_stopping_a_portal_worker_closes_both_ends() -> None:
                 assert await client.receive_some(10) == b""
                 # The inlet worker told the outlet worker, which closed the server's socket.
                 await server_saw_eof.wait()
-                await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+                await setup.wait_until_no_portal_workers()
 
 
 async def test_protocol_error_from_the_inlet_closes_the_outlet_side() -> None:
     server_saw_eof = trio.Event()
-
-    async def wait_for_eof(stream: trio.SocketStream) -> None:
-        with suppress(trio.BrokenResourceError):
-            await read_all(stream)
-        server_saw_eof.set()
-
     with trio.fail_after(10):
-        async with open_setup(wait_for_eof) as setup:
+        async with open_setup(read_to_eof_then_set(server_saw_eof)) as setup:
             await setup.outlets.create_outlet(target=setup.target)
             # A hand-made inlet: a mailbox on n1 that pings, then credits what was never sent.
             me = actors.random_address()
@@ -465,22 +292,14 @@ async def test_protocol_error_from_the_inlet_closes_the_outlet_side() -> None:
 
 async def test_a_pong_after_the_inlet_gave_up_is_answered_with_disconnect() -> None:
     server_saw_eof = trio.Event()
-
-    async def wait_for_eof(stream: trio.SocketStream) -> None:
-        with suppress(trio.BrokenResourceError):
-            await read_all(stream)
-        server_saw_eof.set()
-
     with trio.fail_after(10):
-        async with open_setup(wait_for_eof) as setup:
+        async with open_setup(read_to_eof_then_set(server_saw_eof)) as setup:
             # The inlet gives up before any Pong can come back.
             _, inlet = await setup.portal(ping_timeout=1e-6)
-            client = await connect(inlet)
-            async with client:
-                assert await client.receive_some(10) == b""
+            await assert_closed_at_once(inlet)
             # The outlet worker connected to the server, then learned the inlet is gone.
             await server_saw_eof.wait()
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await setup.wait_until_no_portal_workers()
 
 
 # --- the manager ------------------------------------------------------------------------------
@@ -546,10 +365,7 @@ async def test_deleting_the_inlet_frees_the_port() -> None:
     with trio.fail_after(10):
         async with open_setup(echo) as setup:
             _, inlet = await setup.portal()
-            client = await connect(inlet)
-            async with client:
-                await client.send_all(b"ping")
-                assert await client.receive_some(10) == b"ping"
+            await assert_echoes(inlet, b"ping")
             assert setup.inlets.delete_inlet(inlet.alias)
             assert setup.inlets.inlets() == []
             host, port = inlet.bind_addr.rsplit(":", 1)
@@ -562,35 +378,6 @@ async def test_deleting_the_inlet_frees_the_port() -> None:
 
 
 # --- a real HTTP server and client ------------------------------------------------------------
-
-
-@asynccontextmanager
-async def http_server(directory: Path) -> AsyncIterator[str]:
-    """`python -m http.server` on a free loopback port; its `host:port`."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"],
-        cwd=directory,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        output = b""
-        while (found := re.search(rb"Serving HTTP on \S+ port (\d+)", output)) is None:
-            chunk = await process.stdout.receive_some(1024)
-            assert chunk, f"http.server exited: {output!r}"
-            output += chunk
-        yield f"127.0.0.1:{int(found.group(1))}"
-    finally:
-        with trio.CancelScope(shield=True):
-            process.terminate()
-            with trio.move_on_after(5):
-                await process.wait()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            if process.stdout is not None:
-                await process.stdout.aclose()
 
 
 async def test_http_server_through_a_portal(tmp_path: Path) -> None:
@@ -610,4 +397,4 @@ async def test_http_server_through_a_portal(tmp_path: Path) -> None:
                 status, fetched = await trio.to_thread.run_sync(fetch)
                 assert status == 200
                 assert fetched == body
-            await wait_until(lambda: not any(portal_workers(n) for n in setup.nodes))
+            await setup.wait_until_no_portal_workers()
