@@ -89,6 +89,20 @@ async def ask(state: StateStore, record: NodeRecord, request: Request, result: t
     return await call(state.socket_path(record.name), request, result, node=record.name)
 
 
+def ask_node(node: str | None, request: Request, result: type[T]) -> tuple[NodeRecord, T]:
+    """Send `request` to the node named by `--at`/`--from`/`--to` (`n1` or `/node/n1`; the
+    oldest node when None); returns the node's record and the decoded result."""
+    state = store()
+    record = target_node(state, node)
+    return record, run(lambda: ask(state, record, request, result))
+
+
+NodeOption = Annotated[
+    str | None, Parameter(name=["--at", "--node"], help="The node (default: the oldest).")
+]
+"""`--at NODE` (or the seeds' `--node NODE`)."""
+
+
 def resolved(state: StateStore, route: str) -> str:
     """`route` with `/node/NAME` and `-` resolved, as text for a node."""
     return str(resolve_route(route, state))

@@ -12,8 +12,10 @@ from portals import InletInfo, OutletInfo
 from ._app import (
     DEFAULT,
     Common,
+    NodeOption,
     RouteOption,
     ask,
+    ask_node,
     resolved,
     run,
     store,
@@ -36,7 +38,7 @@ from ._control import (
 outlet_app = sub_app("tcp-outlet", "Create and manage TCP outlets (the service end of a portal).")
 inlet_app = sub_app("tcp-inlet", "Create and manage TCP inlets (the client end of a portal).")
 
-At = Annotated[str | None, Parameter(name=["--at", "--node"], help="The node (default: oldest).")]
+At = NodeOption
 
 
 def socket_address(value: str) -> str:
@@ -78,10 +80,8 @@ def outlet_create(
         The outlet's address, like /service/outlet (default: outlet, then random).
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
     request = CreateOutlet(socket_address(to), local_name(from_) if from_ else None)
-    info = run(lambda: ask(state, record, request, OutletInfo))
+    record, info = ask_node(at, request, OutletInfo)
     printer.emit(
         plain=info.worker_address,
         data=to_builtins(info),
@@ -96,9 +96,7 @@ def outlet_create(
 def outlet_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List a node's TCP outlets."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    infos = run(lambda: ask(state, record, ListOutlets(), list[OutletInfo]))
+    _, infos = ask_node(at, ListOutlets(), list[OutletInfo])
     printer.table(
         title="TCP outlets",
         columns=["Address", "To"],
@@ -112,9 +110,7 @@ def outlet_list(*, at: At = None, common: Common = DEFAULT) -> None:
 def outlet_show(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Show one TCP outlet, by address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, ShowOutlet(local_name(address)), OutletInfo))
+    _, info = ask_node(at, ShowOutlet(local_name(address)), OutletInfo)
     printer.emit(plain=f"{info.worker_address}  {info.to}", data=to_builtins(info))
 
 
@@ -122,9 +118,7 @@ def outlet_show(address: str, /, *, at: At = None, common: Common = DEFAULT) -> 
 def outlet_delete(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Delete one TCP outlet, by address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteOutlet(local_name(address)), Empty))
+    ask_node(at, DeleteOutlet(local_name(address)), Empty)
     printer.emit(plain=address, data={"deleted": address})
 
 
@@ -167,9 +161,7 @@ def inlet_create(
 def inlet_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List a node's TCP inlets."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    infos = run(lambda: ask(state, record, ListInlets(), list[InletInfo]))
+    _, infos = ask_node(at, ListInlets(), list[InletInfo])
     printer.table(
         title="TCP inlets",
         columns=["Alias", "Bind address", "To", "Status"],
@@ -183,9 +175,7 @@ def inlet_list(*, at: At = None, common: Common = DEFAULT) -> None:
 def inlet_show(alias: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Show one TCP inlet, by alias."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, ShowInlet(alias), InletInfo))
+    _, info = ask_node(at, ShowInlet(alias), InletInfo)
     printer.emit(plain=f"{info.alias}  {info.bind_addr}  {info.to}", data=to_builtins(info))
 
 
@@ -193,7 +183,5 @@ def inlet_show(alias: str, /, *, at: At = None, common: Common = DEFAULT) -> Non
 def inlet_delete(alias: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Delete one TCP inlet, by alias; its port is free again."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteInlet(alias), Empty))
+    ask_node(at, DeleteInlet(alias), Empty)
     printer.emit(plain=alias, data={"deleted": alias})

@@ -12,8 +12,10 @@ from secure import Identity, SecureChannels, resolve_secure_route
 from ._app import (
     DEFAULT,
     Common,
+    NodeOption,
     RouteOption,
     ask,
+    ask_node,
     resolved,
     run,
     store,
@@ -40,7 +42,7 @@ worker_app = sub_app("worker", "Inspect a node's workers.")
 relay_app = sub_app("relay", "Create and manage relays.")
 forwarder_app = sub_app("forwarder", "Create relays (the older name of `relay`).")
 
-At = Annotated[str | None, Parameter(name=["--at", "--node"], help="The node (default: oldest).")]
+At = NodeOption
 
 
 @message_app.command
@@ -114,9 +116,7 @@ def service_start(
         Its local address (default: its name).
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, StartService(name, addr), Empty))
+    record, _ = ask_node(at, StartService(name, addr), Empty)
     address = f"/service/{addr or name}"
     printer.emit(
         plain=address,
@@ -129,9 +129,7 @@ def service_start(
 def worker_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List the workers running on a node."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    workers = run(lambda: ask(state, record, ListWorkers(), list[WorkerInfo]))
+    _, workers = ask_node(at, ListWorkers(), list[WorkerInfo])
     printer.table(
         title="Workers",
         columns=["Address", "Aliases", "Kind"],
@@ -202,9 +200,7 @@ def relay_list(
 ) -> None:
     """List the relays a node keeps registered."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, to)
-    relays = run(lambda: ask(state, record, ListRelays(), list[RelayInfo]))
+    _, relays = ask_node(to, ListRelays(), list[RelayInfo])
     printer.table(
         title="Relays",
         columns=["Name", "Remote address", "At", "Status"],
@@ -218,9 +214,7 @@ def relay_list(
 def relay_show(name: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Show one relay a node keeps registered."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, ShowRelay(name), RelayInfo))
+    _, info = ask_node(at, ShowRelay(name), RelayInfo)
     printer.emit(
         plain=info.remote_address,
         data=to_builtins(info),
@@ -232,7 +226,5 @@ def relay_show(name: str, /, *, at: At = None, common: Common = DEFAULT) -> None
 def relay_delete(name: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Stop keeping a relay registered."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteRelay(name), Empty))
+    ask_node(at, DeleteRelay(name), Empty)
     printer.emit(plain=name, data={"deleted": name})

@@ -9,7 +9,19 @@ from cyclopts import Parameter
 
 from secure import SecureChannelInfo, SecureChannelListenerInfo, check_identifier
 
-from ._app import DEFAULT, Common, ask, resolved, run, store, sub_app, target_node, to_builtins
+from ._app import (
+    DEFAULT,
+    Common,
+    NodeOption,
+    ask,
+    ask_node,
+    resolved,
+    run,
+    store,
+    sub_app,
+    target_node,
+    to_builtins,
+)
 from ._control import Empty
 from ._identity_store import (
     DEFAULT_IDENTITY,
@@ -38,7 +50,7 @@ listener_app = sub_app("secure-channel-listener", "Manage the listeners that acc
 identity_app = sub_app("identity", "Create and inspect identities (Ed25519 keys in a vault).")
 vault_app = sub_app("vault", "Create and list vaults, the files that keep secret keys.")
 
-At = Annotated[str | None, Parameter(name=["--at", "--node"], help="The node (default: oldest).")]
+At = NodeOption
 Authorized = Annotated[
     list[str] | None,
     Parameter(help="An identifier (I…) the other end must have; repeat to allow several."),
@@ -101,9 +113,7 @@ def channel_create(
 def channel_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List the secure channels of a node (both the ones it opened and the ones it accepted)."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    channels = run(lambda: ask(state, record, ListSecureChannels(), list[SecureChannelInfo]))
+    record, channels = ask_node(at, ListSecureChannels(), list[SecureChannelInfo])
     printer.table(
         title="Secure channels",
         columns=["Address", "Role", "Route", "Remote identifier"],
@@ -124,9 +134,7 @@ def channel_show(address: str, /, *, at: At = None, common: Common = DEFAULT) ->
         The channel's address, like /service/<hex>.
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, ShowSecureChannel(address), SecureChannelInfo))
+    record, info = ask_node(at, ShowSecureChannel(address), SecureChannelInfo)
     authorized = ", ".join(info.authorized) or "any identity"
     printer.emit(
         plain=info.address,
@@ -151,9 +159,7 @@ def channel_delete(address: str, /, *, at: At = None, common: Common = DEFAULT) 
         The channel's address, like /service/<hex>.
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteSecureChannel(address), Empty))
+    record, _ = ask_node(at, DeleteSecureChannel(address), Empty)
     printer.emit(
         plain=address,
         data={"deleted": address, "node": record.name},
@@ -197,11 +203,7 @@ def listener_create(
 def listener_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List the secure channel listeners of a node."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    listeners = run(
-        lambda: ask(state, record, ListSecureChannelListeners(), list[SecureChannelListenerInfo])
-    )
+    record, listeners = ask_node(at, ListSecureChannelListeners(), list[SecureChannelListenerInfo])
     printer.table(
         title="Secure channel listeners",
         columns=["Address", "Identifier", "Authorized"],
@@ -222,9 +224,7 @@ def listener_delete(address: str, /, *, at: At = None, common: Common = DEFAULT)
         The listener's address, like my_listener or /service/my_listener.
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteSecureChannelListener(address), Empty))
+    record, _ = ask_node(at, DeleteSecureChannelListener(address), Empty)
     printer.emit(plain=address, data={"deleted": address, "node": record.name})
 
 

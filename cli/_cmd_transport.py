@@ -8,7 +8,14 @@ from cyclopts import Parameter
 
 from transports import ConnectionInfo, ListenerInfo
 
-from ._app import DEFAULT, Common, ask, run, store, sub_app, target_node, to_builtins
+from ._app import (
+    DEFAULT,
+    Common,
+    NodeOption,
+    ask_node,
+    sub_app,
+    to_builtins,
+)
 from ._control import (
     CreateConnection,
     CreateListener,
@@ -23,7 +30,7 @@ from ._control import (
 listener_app = sub_app("tcp-listener", "Manage a node's TCP listeners.")
 connection_app = sub_app("tcp-connection", "Manage a node's TCP connections.")
 
-At = Annotated[str | None, Parameter(name=["--at", "--node"], help="The node (default: oldest).")]
+At = NodeOption
 From = Annotated[
     str | None, Parameter(name=["--from", "--at", "--node"], help="The node (default: oldest).")
 ]
@@ -43,9 +50,7 @@ def listener_create(address: str, /, *, at: At = None, common: Common = DEFAULT)
         Where to listen, like 127.0.0.1:7001 (port 0 picks a free port).
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, CreateListener(address), ListenerInfo))
+    record, info = ask_node(at, CreateListener(address), ListenerInfo)
     printer.emit(
         plain=info.address,
         data=to_builtins(info),
@@ -57,9 +62,7 @@ def listener_create(address: str, /, *, at: At = None, common: Common = DEFAULT)
 def listener_list(*, at: At = None, common: Common = DEFAULT) -> None:
     """List a node's TCP listeners."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    infos = run(lambda: ask(state, record, ListListeners(), list[ListenerInfo]))
+    _, infos = ask_node(at, ListListeners(), list[ListenerInfo])
     printer.table(
         title="TCP listeners",
         columns=["Worker address", "Socket address"],
@@ -73,9 +76,7 @@ def listener_list(*, at: At = None, common: Common = DEFAULT) -> None:
 def listener_show(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Show one TCP listener, by socket or worker address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    infos = run(lambda: ask(state, record, ListListeners(), list[ListenerInfo]))
+    record, infos = ask_node(at, ListListeners(), list[ListenerInfo])
     key = address.rsplit("/", 1)[-1]
     for info in infos:
         if key in (info.worker, info.address):
@@ -88,10 +89,8 @@ def listener_show(address: str, /, *, at: At = None, common: Common = DEFAULT) -
 def listener_delete(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
     """Stop a TCP listener, by socket or worker address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
     key = address.rsplit("/", 1)[-1]
-    run(lambda: ask(state, record, DeleteListener(key), Empty))
+    ask_node(at, DeleteListener(key), Empty)
     printer.emit(plain=address, data={"deleted": address})
 
 
@@ -105,9 +104,7 @@ def connection_create(*, to: str, from_: From = None, common: Common = DEFAULT) 
         Where to connect, like 127.0.0.1:7000.
     """
     printer = common.printer()
-    state = store()
-    record = target_node(state, from_)
-    info = run(lambda: ask(state, record, CreateConnection(to), ConnectionInfo))
+    _, info = ask_node(from_, CreateConnection(to), ConnectionInfo)
     printer.emit(
         plain=f"/worker/{info.worker}",
         data=to_builtins(info),
@@ -119,9 +116,7 @@ def connection_create(*, to: str, from_: From = None, common: Common = DEFAULT) 
 def connection_list(*, at: From = None, common: Common = DEFAULT) -> None:
     """List a node's TCP connections (`--at` or `--node`)."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    infos = run(lambda: ask(state, record, ListConnections(), list[ConnectionInfo]))
+    _, infos = ask_node(at, ListConnections(), list[ConnectionInfo])
     printer.table(
         title="TCP connections",
         columns=["Worker address", "Transport Type", "Mode", "Socket address"],
@@ -135,9 +130,7 @@ def connection_list(*, at: From = None, common: Common = DEFAULT) -> None:
 def connection_show(worker: str, /, *, at: From = None, common: Common = DEFAULT) -> None:
     """Show one TCP connection, by worker address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    info = run(lambda: ask(state, record, ShowConnection(worker), ConnectionInfo))
+    _, info = ask_node(at, ShowConnection(worker), ConnectionInfo)
     printer.emit(
         plain=f"/worker/{info.worker}  {info.mode}  {info.peer}",
         data=to_builtins(info),
@@ -148,7 +141,5 @@ def connection_show(worker: str, /, *, at: From = None, common: Common = DEFAULT
 def connection_delete(worker: str, /, *, at: From = None, common: Common = DEFAULT) -> None:
     """Close one TCP connection, by worker address."""
     printer = common.printer()
-    state = store()
-    record = target_node(state, at)
-    run(lambda: ask(state, record, DeleteConnection(worker), Empty))
+    ask_node(at, DeleteConnection(worker), Empty)
     printer.emit(plain=worker, data={"deleted": worker})
