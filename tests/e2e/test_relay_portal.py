@@ -41,17 +41,32 @@ def http_server(port: int, directory: str) -> Iterator[None]:
         process.wait(timeout=10)
 
 
+class DataServer:
+    """The data server's port, and how many echo connections it has open right now."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.echoing = 0
+
+
 @asynccontextmanager
-async def data_server() -> AsyncIterator[int]:
+async def data_server() -> AsyncIterator[DataServer]:
     """A TCP server on a free port: `E` echoes, `U` + bytes answers their sha256 at EOF,
     `D<n>` sends n pseudo-random bytes then their sha256 is known to the test by seed."""
+    server = DataServer(0)
 
     async def handle(stream: trio.SocketStream) -> None:
         async with stream:
             mode = await stream.receive_some(1)
             if mode == b"E":
-                async for data in stream:
-                    await stream.send_all(data)
+                server.echoing += 1
+                try:
+                    async for data in stream:
+                        await stream.send_all(data)
+                except trio.BrokenResourceError:
+                    pass
+                finally:
+                    server.echoing -= 1
             elif mode == b"U":
                 digest = hashlib.sha256()
                 async for data in stream:
@@ -66,10 +81,10 @@ async def data_server() -> AsyncIterator[int]:
                 await stream.send_eof()
 
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
+    server.port = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio.serve_listeners, handle, listeners)
-        yield port
+        yield server
         nursery.cancel_scope.cancel()
 
 
@@ -148,7 +163,8 @@ async def download(port: int, size: int) -> str:
 async def test_50_mb_each_way_through_a_relay(ockam: Ockam) -> None:
     data = payload(50 * MB)
     expected = hashlib.sha256(data).hexdigest()
-    async with data_server() as port:
+    async with data_server() as server:
+        port = server.port
         _, inlet_port = await trio.to_thread.run_sync(
             lambda: relay_topology(ockam, port, hop=False)
         )
@@ -158,7 +174,8 @@ async def test_50_mb_each_way_through_a_relay(ockam: Ockam) -> None:
 
 
 async def test_200_concurrent_connections(ockam: Ockam) -> None:
-    async with data_server() as port:
+    async with data_server() as server:
+        port = server.port
         _, inlet_port = await trio.to_thread.run_sync(
             lambda: relay_topology(ockam, port, hop=False)
         )
@@ -185,7 +202,8 @@ async def test_200_concurrent_connections(ockam: Ockam) -> None:
 
 
 async def test_relay_node_killed_and_restarted(ockam: Ockam) -> None:
-    async with data_server() as port:
+    async with data_server() as server:
+        port = server.port
         relay_port, inlet_port = await trio.to_thread.run_sync(
             lambda: relay_topology(ockam, port, hop=False)
         )
@@ -211,6 +229,9 @@ async def test_relay_node_killed_and_restarted(ockam: Ockam) -> None:
             while pid_alive(pid):
                 await trio.sleep(0.05)
             assert await stream.receive_some(100) == b""
+            # The outlet's end closes too: the server's echo connection is gone.
+            while server.echoing:
+                await trio.sleep(0.05)
         await stream.aclose()
         assert not port_bound(relay_port)
 
