@@ -215,9 +215,6 @@ class Node:
         self._nursery.cancel_scope.cancel()
 
 
-BuiltinFactory = Callable[[], Actor]
-
-
 @asynccontextmanager
 async def open_node(
     name: str = "node",

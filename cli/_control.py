@@ -229,7 +229,10 @@ def _all_subclasses(cls: type[Request]) -> list[type[Request]]:
 
 
 @functools.cache
-def _request_decoder(count: int) -> msgspec.msgpack.Decoder[Any]:
+def _request_decoder(known: int) -> msgspec.msgpack.Decoder[Any]:
+    # Cached per number of known request types: a module imported later (secure channels add
+    # their requests) gets a decoder that knows its requests too.
+    del known
     requests = tuple(_all_subclasses(Request))
     union: Any = requests[0]
     for request in requests[1:]:
