@@ -68,8 +68,9 @@ class Printer:
             self.console.print(empty or f"No {title.lower()}.")
             return
         table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
+        for index, column in enumerate(columns):
+            # The first column is what users copy (an address, a name): never cut it short.
+            table.add_column(column, no_wrap=index == 0, overflow="fold")
         for row in rows:
             table.add_row(*row)
         self.console.print(table)
