@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 from collections.abc import Callable
@@ -135,6 +137,7 @@ async def serve_node(
     ready: Callable[[NodeController], None] | None = None,
 ) -> None:
     """Run node `name` in this process until SIGTERM, SIGINT or a `Shutdown` request."""
+    _raise_descriptor_limit()
     async with open_node(name) as node:
         assert node.tcp is not None
         bound = await node.tcp.listen(listener)
@@ -160,3 +163,15 @@ async def _stop_on_signals(controller: NodeController) -> None:
         async for signum in signals:
             log.info("received %s; stopping", signal.Signals(signum).name)
             controller.node.nursery.start_soon(controller.stop)
+
+
+def _raise_descriptor_limit() -> None:
+    """Let the node use as many file descriptors as the system allows it: each portal
+    connection takes a few, and a relay or an inlet may carry thousands."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    if soft == unlimited or (hard != unlimited and soft >= hard):
+        return
+    wanted = hard if hard != unlimited else max(soft, 1 << 20)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))

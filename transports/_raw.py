@@ -19,7 +19,8 @@ FAIR_READS = 16
 
 
 def duplicate_socket(stream: trio.abc.Stream) -> socket.socket | None:
-    """A non-blocking duplicate of a socket stream's socket, or None for other streams.
+    """A non-blocking duplicate of a socket stream's socket, or None (other streams, or no
+    descriptor to spare).
 
     It shares the connection (a dup'd descriptor), so bytes sent on it and on the stream go
     out in order, and shutting down one's write side shuts down the other's. Close it before
@@ -27,7 +28,10 @@ def duplicate_socket(stream: trio.abc.Stream) -> socket.socket | None:
     """
     if not isinstance(stream, trio.SocketStream):
         return None
-    raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    try:
+        raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    except OSError:
+        return None  # out of descriptors, say: the stream works on its own, only slower
     raw.setblocking(False)
     return raw
 
