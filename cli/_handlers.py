@@ -7,6 +7,7 @@ from typing import Any
 import trio
 
 from actors import OckamError, TransportError, start_relay, start_service
+from secure import SecureChannels
 
 from ._control import (
     CreateConnection,
@@ -214,7 +215,12 @@ async def _delete_outlet(c: NodeController, r: DeleteOutlet) -> Empty:
 
 @handles(CreateInlet)
 async def _create_inlet(c: NodeController, r: CreateInlet) -> Any:
-    return await c.portals.create_inlet(bind=r.bind, route=await c.route(r.route), alias=r.alias)
+    # With secure channels, an inlet whose channel ended opens a new one for its next client.
+    channels = getattr(c, "secure", None)
+    refresh = channels.refresh if isinstance(channels, SecureChannels) else None
+    return await c.portals.create_inlet(
+        bind=r.bind, route=await c.route(r.route), alias=r.alias, refresh=refresh
+    )
 
 
 @handles(ListInlets)

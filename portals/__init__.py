@@ -3,6 +3,7 @@
 from ._inlet import PING_TIMEOUT as PING_TIMEOUT
 from ._inlet import InletListener as InletListener
 from ._inlet import InletWorker as InletWorker
+from ._inlet import Refresh as Refresh
 from ._manager import DEFAULT_OUTLET as DEFAULT_OUTLET
 from ._manager import InletInfo as InletInfo
 from ._manager import OutletInfo as OutletInfo

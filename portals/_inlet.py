@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Literal
 
 import trio
 
-from actors import TEMPORARY, Actor, Address, NodeStopped, Route, TransportError
+from actors import TEMPORARY, Actor, Address, NodeStopped, OckamError, Route, TransportError
 from transports import split_host_port
 
 from ._outlet import CONNECT_TIMEOUT
@@ -25,6 +25,10 @@ _REPLY_TIMEOUT = 1.0
 
 Status = Literal["up", "down"]
 
+Refresh = Callable[[Route], Awaitable[Route]]
+"""Given an inlet's route, the route to use now (e.g. `SecureChannels.refresh`, which puts a
+new secure channel in place of one that ended)."""
+
 
 class InletListener(Actor):
     """An inlet: listens on `bind` and starts an `InletWorker` for each accepted connection.
@@ -33,16 +37,29 @@ class InletListener(Actor):
     set up (no outlet yet, a relay down) is closed, and the next connection tries the route
     from scratch. `status` is `"down"` after a portal failed to open, `"up"` again after one
     opened. The portals run in the node's nursery: deleting the inlet leaves them up.
+
+    With `refresh`, each connection's worker first passes the route through it (see
+    `InletWorker`), and the route it returns serves later connections; `route` stays the
+    route the inlet was created with.
     """
 
-    def __init__(self, bind: str, route: Route, *, ping_timeout: float = PING_TIMEOUT) -> None:
+    def __init__(
+        self,
+        bind: str,
+        route: Route,
+        *,
+        ping_timeout: float = PING_TIMEOUT,
+        refresh: Refresh | None = None,
+    ) -> None:
         if not route:
             raise ValueError("an inlet needs a non-empty route to its outlet")
         if ping_timeout <= 0:
             raise ValueError(f"ping_timeout must be positive, not {ping_timeout!r}")
         self.host, self.port = split_host_port(bind)
         self.route = route
+        self.current_route = route
         self.ping_timeout = ping_timeout
+        self.refresh = refresh
         self.bind_addr = ""
         self.status: Status = "up"
         self._listener: trio.SocketListener | None = None
@@ -85,7 +102,12 @@ class InletListener(Actor):
                 continue
             configure_socket(stream)
             worker = InletWorker(
-                stream, self.route, ping_timeout=self.ping_timeout, on_handshake=self._on_handshake
+                stream,
+                self.current_route,
+                ping_timeout=self.ping_timeout,
+                on_handshake=self._on_handshake,
+                refresh=self.refresh,
+                on_route=self._on_route,
             )
             try:
                 await node.start_actor(worker, policy=TEMPORARY)
@@ -95,6 +117,9 @@ class InletListener(Actor):
 
     def _on_handshake(self, ok: bool) -> None:
         self.status = "up" if ok else "down"
+
+    def _on_route(self, route: Route) -> None:
+        self.current_route = route
 
     def close(self) -> None:
         """Stop accepting and free the port now (the actor stops soon after)."""
@@ -107,6 +132,10 @@ class InletWorker(PortalWorker):
 
     With no Pong within `ping_timeout` seconds (or at once when the route's first hop is
     unreachable, or on the outlet's Disconnect) the TCP connection is closed.
+
+    With `refresh`, the route first goes through `refresh` (within `ping_timeout` seconds), and
+    the route it returns is reported to `on_route`; if it fails or takes too long, the TCP
+    connection is closed.
     """
 
     def __init__(
@@ -116,12 +145,16 @@ class InletWorker(PortalWorker):
         *,
         ping_timeout: float = PING_TIMEOUT,
         on_handshake: Callable[[bool], None] | None = None,
+        refresh: Refresh | None = None,
+        on_route: Callable[[Route], None] | None = None,
     ) -> None:
         super().__init__(Role.INLET)
         self._stream = stream
         self.route = route
         self.ping_timeout = ping_timeout
         self._on_handshake = on_handshake
+        self._refresh = refresh
+        self._on_route = on_route
 
     def _report(self, ok: bool, reason: str = "") -> None:
         if reason:
@@ -133,6 +166,9 @@ class InletWorker(PortalWorker):
     async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
         stream = self._stream
         assert stream is not None
+        if self._refresh is not None and not await self._refreshed(self._refresh):
+            await trio.aclose_forcefully(stream)
+            return None
         state = self.state
         if not await self.ctx.send_to(self.route, state.send(Ping())):
             self._report(False, f"the route {self.route} is unreachable")
@@ -168,6 +204,25 @@ class InletWorker(PortalWorker):
         await trio.aclose_forcefully(stream)
         await self._answer_late_pong()
         return None
+
+    async def _refreshed(self, refresh: Refresh) -> bool:
+        """Pass the route through `refresh`; False (reported) if it fails or is too slow."""
+        with trio.move_on_after(self.ping_timeout):
+            try:
+                route = await refresh(self.route)
+            except (OckamError, ValueError) as exc:
+                self._report(False, f"the route {self.route} cannot be used: {exc}")
+                return False
+            if route != self.route:
+                log.info("inlet worker %s: route %s is now %s", self.ctx.address, self.route, route)
+                self.route = route
+                if self._on_route is not None:
+                    self._on_route(route)
+            return True
+        self._report(
+            False, f"the route {self.route} did not become usable within {self.ping_timeout:g} s"
+        )
+        return False
 
     async def _answer_late_pong(self) -> None:
         """Tell an outlet worker whose Pong comes after we gave up that the portal is closed.

@@ -19,7 +19,7 @@ from actors import (
 )
 from transports import split_host_port
 
-from ._inlet import PING_TIMEOUT, InletListener
+from ._inlet import PING_TIMEOUT, InletListener, Refresh
 from ._outlet import OutletListener
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ class Portals:
         route: Route | str,
         alias: str | None = None,
         ping_timeout: float = PING_TIMEOUT,
+        refresh: Refresh | None = None,
     ) -> InletInfo:
         """Listen on `bind` (`host:port`, port 0 picks one) and carry each TCP connection
         accepted there along `route` to an outlet.
@@ -170,6 +171,10 @@ class Portals:
                 resolved, such as `/ip4/127.0.0.1/tcp/4000/service/outlet`).
             alias: the inlet's name (default: random hex).
             ping_timeout: seconds a new connection waits for the outlet to answer.
+            refresh: called with the route before each new connection's portal opens, it
+                returns the route to use, e.g. `SecureChannels.refresh`, which opens a new
+                secure channel in place of one that ended; the returned route serves later
+                connections too. Without it the route is used as it is, always.
 
         Raises:
             TransportError: `bind` is malformed or cannot be listened on (address in use).
@@ -187,7 +192,7 @@ class Portals:
                 f"an inlet named {name!r} already exists on node {self.node.name} "
                 "(delete it first, or choose another alias)"
             )
-        listener = InletListener(bind, onward, ping_timeout=ping_timeout)
+        listener = InletListener(bind, onward, ping_timeout=ping_timeout, refresh=refresh)
         await self.node.start_actor(listener)
         self._inlets[name] = listener
         return self._inlet_info(name, listener)

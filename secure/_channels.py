@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import builtins
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
 from actors import (
+    LOCAL,
     TEMPORARY,
     Address,
     MultiAddr,
@@ -39,6 +42,22 @@ log = logging.getLogger("ockam.secure")
 
 DEFAULT_LISTENER = "api"
 """The local address of the secure channel listener every CLI node runs."""
+
+ENDED_KEPT = 256
+"""How many ended channels a `SecureChannels` registry remembers for `refresh`."""
+
+
+@dataclass
+class _Recipe:
+    """How an initiator's channel was opened, so that `SecureChannels.refresh` can open it again.
+
+    `successor` is the address value of the channel that replaced it once it ended.
+    """
+
+    route: Route
+    authorized: frozenset[str]
+    timeout: float
+    successor: str | None = None
 
 
 def _local_value(address: str | Address) -> str:
@@ -145,6 +164,8 @@ class SecureChannels:
         self.node = node
         self.identity = identity
         self.static_private = static_private or fresh_static_key()
+        # Every channel this registry opened, by its plaintext address value, oldest first.
+        self._recipes: OrderedDict[str, _Recipe] = OrderedDict()
 
     @property
     def identifier(self) -> str:
@@ -167,16 +188,14 @@ class SecureChannels:
         if reuse:
             onward = _as_route(route)
             allowed = authorized_set(authorized)
-            for worker in self._workers():
-                if (
-                    worker.role == "initiator"
-                    and worker.route == onward
-                    and worker.authorized == allowed
-                    and worker.established.is_set()
-                    and not worker.stopped.is_set()
-                ):
-                    return worker.info()
-        return await create_secure_channel(
+            worker = self._reusable(onward, allowed)
+            if worker is not None:
+                if worker.plaintext_address.value not in self._recipes:
+                    self._remember(
+                        worker.plaintext_address.value, _Recipe(onward, allowed, timeout)
+                    )
+                return worker.info()
+        info = await create_secure_channel(
             self.node,
             route,
             identity=self.identity,
@@ -184,6 +203,101 @@ class SecureChannels:
             timeout=timeout,
             static_private=self.static_private,
         )
+        self._remember(
+            _local_value(info.address),
+            _Recipe(_as_route(route), authorized_set(authorized), timeout),
+        )
+        return info
+
+    async def refresh(self, route: Route) -> Route:
+        """`route`, with a new channel in place of its first address if that channel ended.
+
+        When the first address of `route` is a channel this registry opened and that channel
+        has ended (its connection went down, its peer closed it, it was deleted), a channel is
+        opened again the same way (route, authorized identifiers, timeout), or a live one
+        opened that way is reused, and its address replaces the first address. The old
+        address is remembered to map to the new one, so later calls with the old route are
+        cheap while the new channel lives. A route that starts with a live channel, or with
+        anything but a channel this registry opened, is returned as it is.
+
+        Raises:
+            SecureChannelError: The channel could not be opened again.
+        """
+        if not route or route.next.type != LOCAL:
+            return route
+        first = route.next.value
+        recipe = self._recipes.get(first)
+        if recipe is None or self._live(first):
+            return route
+        # Follow the channels that replaced this one; the last may still be live.
+        seen = [first]
+        while recipe.successor is not None and recipe.successor not in seen:
+            current = recipe.successor
+            if self._live(current):
+                return self._replace(route, seen, current)
+            seen.append(current)
+            recipe = self._recipes.get(current, recipe)
+        # No lock: an attempt that cannot succeed (the relay is back but the far node has not
+        # registered with it yet) must not hold up a later one that can. The first channel
+        # to open wins; one that opens after it is closed at once.
+        reusable = self._reusable(recipe.route, recipe.authorized)
+        if reusable is not None:
+            return self._replace(route, seen, reusable.plaintext_address.value)
+        info = await self.create(recipe.route, authorized=recipe.authorized, timeout=recipe.timeout)
+        fresh = _local_value(info.address)
+        winner = self._live_successor(seen)
+        if winner is not None and winner != fresh:
+            self.delete(fresh)
+            self._recipes.pop(fresh, None)
+            return self._replace(route, seen, winner)
+        log.info(
+            "secure channel /service/%s ended; /service/%s to %s replaces it",
+            first,
+            fresh,
+            recipe.route,
+        )
+        return self._replace(route, seen, fresh)
+
+    def _reusable(self, onward: Route, allowed: frozenset[str]) -> SecureChannelWorker | None:
+        """A live initiator's end opened along `onward`, accepting `allowed`, if any."""
+        for worker in self._workers():
+            if (
+                worker.role == "initiator"
+                and worker.route == onward
+                and worker.authorized == allowed
+                and worker.established.is_set()
+                and not worker.stopped.is_set()
+            ):
+                return worker
+        return None
+
+    def _live_successor(self, ended: builtins.list[str]) -> str | None:
+        """The live channel that replaced one of `ended`, if any."""
+        for value in ended:
+            recipe = self._recipes.get(value)
+            if recipe is not None and recipe.successor and self._live(recipe.successor):
+                return recipe.successor
+        return None
+
+    def _replace(self, route: Route, ended: builtins.list[str], fresh: str) -> Route:
+        for value in ended:
+            old = self._recipes.get(value)
+            if old is not None:
+                old.successor = fresh
+        return route.replace_front(local(fresh))
+
+    def _live(self, value: str) -> bool:
+        worker = self._worker(value)
+        return worker is not None and worker.established.is_set() and not worker.stopped.is_set()
+
+    def _remember(self, value: str, recipe: _Recipe) -> None:
+        """Record how channel `value` was opened; forget the oldest of more than `ENDED_KEPT`
+        ended channels."""
+        self._recipes[value] = recipe
+        self._recipes.move_to_end(value)
+        ended = [v for v in self._recipes if not self._live(v)]
+        for old in ended[: max(0, len(ended) - ENDED_KEPT)]:
+            del self._recipes[old]
 
     def list(self) -> builtins.list[SecureChannelInfo]:
         """Every established channel end on the node, initiators and responders."""
