@@ -202,7 +202,7 @@ class RelayClient(Actor):
         *,
         heartbeat: float = 5.0,
         timeout: float = 5.0,
-        max_backoff: float = 2.0,
+        max_backoff: float = 1.0,
     ) -> None:
         self.name = check_relay_name(name)
         self.relay_node = relay_node
