@@ -11,9 +11,10 @@ from ._connection import ConnectionInfo as ConnectionInfo
 from ._connection import ConnectionWorker as ConnectionWorker
 from ._raw import duplicate_socket as duplicate_socket
 from ._raw import raw_receiver as raw_receiver
+from ._stream_transport import Listener as Listener
+from ._stream_transport import ListenerInfo as ListenerInfo
 from ._stream_transport import StreamTransport as StreamTransport
 from ._stream_transport import split_host_port as split_host_port
-from ._tcp import ListenerInfo as ListenerInfo
 from ._tcp import TcpListener as TcpListener
 from ._tcp import TcpTransport as TcpTransport
 from ._websocket import WebSocketListener as WebSocketListener

@@ -5,9 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+import msgspec
 import trio
 
-from actors import TEMPORARY, Address, TransportError, random_address
+from actors import TEMPORARY, Actor, Address, TransportError, random_address
 
 from ._connection import ConnectionInfo, ConnectionWorker
 
@@ -24,6 +25,30 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class ListenerInfo(msgspec.Struct, frozen=True):
+    """A listener as `tcp-listener list` shows it."""
+
+    worker: str
+    transport: str
+    address: str
+
+
+class Listener(Actor):
+    """An actor that accepts connections for a transport; `bound` is its real `host:port`
+    once it is ready."""
+
+    transport_name: ClassVar[str]
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self.bound = ""
+
+    def info(self) -> ListenerInfo:
+        """This listener as `tcp-listener list` shows it."""
+        return ListenerInfo(self.ctx.address.value, self.transport_name, self.bound)
+
+
 class StreamTransport(ABC):
     """Connections of one transport type on one node, each a `ConnectionWorker` actor."""
 
@@ -35,11 +60,45 @@ class StreamTransport(ABC):
         self._connections: dict[Address, ConnectionWorker] = {}
         self._outgoing: dict[str, Address] = {}
         self._connecting: dict[str, trio.Lock] = {}
-        self._resolved: dict[Address, Address] = {}  # route address -> connection worker
+        self._resolved: dict[Address, Address] = {}
+        self._listeners: dict[Address, Listener] = {}  # route address -> connection worker
 
     @abstractmethod
     def _worker_for(self, peer: str) -> ConnectionWorker:
         """A worker that opens an outgoing connection to `peer` when started."""
+
+    @abstractmethod
+    def _listener_for(self, host: str, port: int) -> Listener:
+        """A listener actor for `host:port`, not started yet."""
+
+    async def listen(self, address: str = "127.0.0.1:0") -> ListenerInfo:
+        """Start listening on `address` (`host:port`; port 0 picks a free one).
+
+        Raises:
+            TransportError: the address is malformed, in use or not allowed.
+        """
+        host, port = split_host_port(address)
+        listener = self._listener_for(host, port)
+        worker = random_address()
+        self._listeners[worker] = listener
+        try:
+            await self.node.start_actor(listener, worker)
+        except BaseException:
+            del self._listeners[worker]
+            raise
+        return listener.info()
+
+    def listeners(self) -> list[ListenerInfo]:
+        """Every running listener."""
+        return [listener.info() for listener in self._listeners.values() if listener.bound]
+
+    def stop_listener(self, worker: str) -> bool:
+        """Stop the listener whose worker address (hex) or bound address is `worker`."""
+        for address, listener in list(self._listeners.items()):
+            if worker in (address.value, listener.bound):
+                del self._listeners[address]
+                return self.node.stop_actor(address)
+        return False
 
     async def connect(self, address: str) -> ConnectionInfo:
         """Open a new outgoing connection to `address` (`host:port`).

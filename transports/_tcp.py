@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import TYPE_CHECKING
 
-import msgspec
 import trio
 
-from actors import TCP, Actor, Address, TransportError, random_address
+from actors import TCP, TransportError
 
 from ._connection import ConnectionInfo, ConnectionWorker
-from ._stream_transport import StreamTransport, split_host_port
-
-if TYPE_CHECKING:
-    from actors import Node
+from ._stream_transport import Listener, StreamTransport, split_host_port
 
 log = logging.getLogger("ockam.transport.tcp")
-
-
-class ListenerInfo(msgspec.Struct, frozen=True):
-    """A listener as `tcp-listener list` shows it."""
-
-    worker: str
-    transport: str
-    address: str
 
 
 def _configure(stream: trio.SocketStream) -> None:
@@ -33,21 +20,17 @@ def _configure(stream: trio.SocketStream) -> None:
     stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
 
 
-class TcpListener(Actor):
+class TcpListener(Listener):
     """Accepts TCP connections and starts a `ConnectionWorker` for each.
 
     The connections run in the node's nursery, so deleting the listener leaves them up.
     """
 
-    def __init__(self, transport: TcpTransport, host: str, port: int) -> None:
-        self._transport = transport
-        self._host = host
-        self._port = port
-        self.bound = ""
+    transport_name = "tcp"
 
-    def info(self) -> ListenerInfo:
-        """This listener as `tcp-listener list` shows it."""
-        return ListenerInfo(self.ctx.address.value, "tcp", self.bound)
+    def __init__(self, transport: TcpTransport, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self._transport = transport
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -96,38 +79,8 @@ class TcpTransport(StreamTransport):
     transport_type = TCP
     name = "tcp"
 
-    def __init__(self, node: Node) -> None:
-        super().__init__(node)
-        self._listeners: dict[Address, TcpListener] = {}
-
-    async def listen(self, address: str = "127.0.0.1:0") -> ListenerInfo:
-        """Start listening on `address` (`host:port`; port 0 picks a free one).
-
-        Raises:
-            TransportError: the address is malformed, in use or not allowed.
-        """
-        host, port = split_host_port(address)
-        listener = TcpListener(self, host, port)
-        worker = random_address()
-        self._listeners[worker] = listener
-        try:
-            await self.node.start_actor(listener, worker)
-        except BaseException:
-            del self._listeners[worker]
-            raise
-        return listener.info()
-
-    def listeners(self) -> list[ListenerInfo]:
-        """Every running listener."""
-        return [listener.info() for listener in self._listeners.values() if listener.bound]
-
-    def stop_listener(self, worker: str) -> bool:
-        """Stop the listener whose worker address (hex) or bound address is `worker`."""
-        for address, listener in list(self._listeners.items()):
-            if worker in (address.value, listener.bound):
-                del self._listeners[address]
-                return self.node.stop_actor(address)
-        return False
+    def _listener_for(self, host: str, port: int) -> TcpListener:
+        return TcpListener(self, host, port)
 
     async def adopt(self, stream: trio.SocketStream) -> ConnectionInfo:
         """Run an accepted connection as a worker."""

@@ -7,20 +7,15 @@ It lets a relay node sit behind an HTTP load balancer. Addresses: `2#host:port`,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import trio
 import trio_websocket
 
-from actors import WS, Actor, Address, TransportError, random_address
+from actors import WS, TransportError
 
 from ._codec import MAX_FRAME_SIZE
 from ._connection import ConnectionWorker
-from ._stream_transport import StreamTransport, split_host_port
-from ._tcp import ListenerInfo
-
-if TYPE_CHECKING:
-    from actors import Node
+from ._stream_transport import Listener, StreamTransport, split_host_port
 
 log = logging.getLogger("ockam.transport.ws")
 
@@ -72,18 +67,14 @@ class WebSocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._transport_stream)
 
 
-class WebSocketListener(Actor):
+class WebSocketListener(Listener):
     """Serves WebSocket connections on one port; each becomes a `ConnectionWorker`."""
 
-    def __init__(self, transport: WebSocketTransport, host: str, port: int) -> None:
-        self._transport = transport
-        self._host = host
-        self._port = port
-        self.bound = ""
+    transport_name = "ws"
 
-    def info(self) -> ListenerInfo:
-        """This listener as `tcp-listener list` shows it."""
-        return ListenerInfo(self.ctx.address.value, "ws", self.bound)
+    def __init__(self, transport: WebSocketTransport, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self._transport = transport
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -132,26 +123,8 @@ class WebSocketTransport(StreamTransport):
     transport_type = WS
     name = "ws"
 
-    def __init__(self, node: Node) -> None:
-        super().__init__(node)
-        self._listeners: dict[Address, WebSocketListener] = {}
-
-    async def listen(self, address: str = "127.0.0.1:0") -> ListenerInfo:
-        """Serve WebSocket connections on `address` (`host:port`; port 0 picks a free one)."""
-        host, port = split_host_port(address)
-        listener = WebSocketListener(self, host, port)
-        worker = random_address()
-        self._listeners[worker] = listener
-        try:
-            await self.node.start_actor(listener, worker)
-        except BaseException:
-            del self._listeners[worker]
-            raise
-        return listener.info()
-
-    def listeners(self) -> list[ListenerInfo]:
-        """Every running listener."""
-        return [listener.info() for listener in self._listeners.values() if listener.bound]
+    def _listener_for(self, host: str, port: int) -> WebSocketListener:
+        return WebSocketListener(self, host, port)
 
     def _worker_for(self, peer: str) -> ConnectionWorker:
         host, port = split_host_port(peer)
