@@ -8,17 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import trio
 
+from ..transfer import MB, data_server, download, payload, upload
 from .conftest import Ockam, free_port, pid_alive, port_bound
 
 pytestmark = pytest.mark.e2e
-
-MB = 1024 * 1024
 
 
 @contextmanager
@@ -39,59 +38,6 @@ def http_server(port: int, directory: str) -> Iterator[None]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-class DataServer:
-    """The data server's port, and how many echo connections it has open right now."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.echoing = 0
-
-
-@asynccontextmanager
-async def data_server() -> AsyncIterator[DataServer]:
-    """A TCP server on a free port: `E` echoes, `U` + bytes answers their sha256 at EOF,
-    `D<n>` sends n pseudo-random bytes then their sha256 is known to the test by seed."""
-    server = DataServer(0)
-
-    async def handle(stream: trio.SocketStream) -> None:
-        async with stream:
-            mode = await stream.receive_some(1)
-            if mode == b"E":
-                server.echoing += 1
-                try:
-                    async for data in stream:
-                        await stream.send_all(data)
-                except trio.BrokenResourceError:
-                    pass
-                finally:
-                    server.echoing -= 1
-            elif mode == b"U":
-                digest = hashlib.sha256()
-                async for data in stream:
-                    digest.update(data)
-                await stream.send_all(digest.hexdigest().encode())
-            elif mode == b"D":
-                header = b""
-                while not header.endswith(b"\n"):
-                    header += await stream.receive_some(1)
-                size = int(header)
-                await stream.send_all(payload(size))
-                await stream.send_eof()
-
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    server.port = listeners[0].socket.getsockname()[1]
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.serve_listeners, handle, listeners)
-        yield server
-        nursery.cancel_scope.cancel()
-
-
-def payload(size: int) -> bytes:
-    """Deterministic pseudo-random bytes."""
-    block = hashlib.sha256(b"seed").digest() * 2048  # 64 KiB
-    return (block * (size // len(block) + 1))[:size]
 
 
 def relay_topology(ockam: Ockam, target_port: int, *, hop: bool) -> tuple[int, int]:
@@ -133,33 +79,6 @@ def test_curl_through_relay_and_hop(ockam: Ockam, tmp_path: object) -> None:
         assert body.stdout == "through the relay\n"
 
 
-async def upload(port: int, data: bytes) -> str:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        await stream.send_all(b"U")
-        view = memoryview(data)
-        for start in range(0, len(data), 256 * 1024):
-            await stream.send_all(view[start : start + 256 * 1024])
-        await stream.send_eof()
-        answer = b""
-        async for chunk in stream:
-            answer += chunk
-    return answer.decode()
-
-
-async def download(port: int, size: int) -> str:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    digest = hashlib.sha256()
-    received = 0
-    async with stream:
-        await stream.send_all(b"D%d\n" % size)
-        async for chunk in stream:
-            digest.update(chunk)
-            received += len(chunk)
-    assert received == size
-    return digest.hexdigest()
-
-
 async def test_50_mb_each_way_through_a_relay(ockam: Ockam) -> None:
     data = payload(50 * MB)
     expected = hashlib.sha256(data).hexdigest()
@@ -170,7 +89,7 @@ async def test_50_mb_each_way_through_a_relay(ockam: Ockam) -> None:
         )
         with trio.fail_after(240):
             assert await upload(inlet_port, data) == expected
-            assert await download(inlet_port, len(data)) == expected
+            assert await download(inlet_port, len(data)) == (expected, len(data))
 
 
 async def test_200_concurrent_connections(ockam: Ockam) -> None:

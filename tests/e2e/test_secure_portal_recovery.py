@@ -9,8 +9,8 @@ import signal
 import pytest
 import trio
 
+from ..transfer import data_server
 from .conftest import Ockam, free_port, pid_alive
-from .test_relay_portal import data_server
 
 pytestmark = pytest.mark.e2e
 
