@@ -94,7 +94,11 @@ def test_outlet_and_inlet_list_show_delete(ockam: Ockam) -> None:
     ockam.run("tcp-inlet", "delete", "web", "--at", "n1")
     assert not port_bound(port)
     with socket.socket() as again:
+        # As every server does (trio's listeners too): a connection the inlet accepted may
+        # still be in TIME_WAIT on that port.
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
+        again.listen()
 
 
 def test_a_hung_node_is_still_deleted(ockam: Ockam) -> None:
