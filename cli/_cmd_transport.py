@@ -41,20 +41,31 @@ def _mode(info: ConnectionInfo) -> str:
 
 
 @listener_app.command(name="create")
-def listener_create(address: str, /, *, at: At = None, common: Common = DEFAULT) -> None:
+def listener_create(
+    address: str,
+    /,
+    *,
+    at: At = None,
+    ws: Annotated[bool, Parameter(negative="")] = False,
+    common: Common = DEFAULT,
+) -> None:
     """Listen for TCP connections on ADDRESS (HOST:PORT).
 
     Parameters
     ----------
     address
         Where to listen, like 127.0.0.1:7001 (port 0 picks a free port).
+    ws
+        Take the connections as WebSocket connections (for a node behind an HTTP load
+        balancer); routes reach it as /ip4/HOST/tcp/PORT/ws or /dnsaddr/HOST/tcp/PORT/ws.
     """
     printer = common.printer()
-    record, info = ask_node(at, CreateListener(address), ListenerInfo)
+    record, info = ask_node(at, CreateListener(address, ws), ListenerInfo)
+    kind = "WebSocket" if ws else "TCP"
     printer.emit(
         plain=info.address,
         data=to_builtins(info),
-        pretty=f"[green]✔︎[/green] Node {record.name} listens on {info.address}",
+        pretty=f"[green]✔︎[/green] Node {record.name} takes {kind} connections on {info.address}",
     )
 
 
@@ -65,10 +76,10 @@ def listener_list(*, at: At = None, common: Common = DEFAULT) -> None:
     _, infos = ask_node(at, ListListeners(), list[ListenerInfo])
     printer.table(
         title="TCP listeners",
-        columns=["Worker address", "Socket address"],
-        rows=[[f"/worker/{i.worker}", i.address] for i in infos],
+        columns=["Worker address", "Socket address", "Transport"],
+        rows=[[f"/worker/{i.worker}", i.address, i.transport] for i in infos],
         data=to_builtins(infos),
-        plain_rows=[f"/worker/{i.worker}  {i.address}" for i in infos],
+        plain_rows=[f"/worker/{i.worker}  {i.address}  {i.transport}" for i in infos],
     )
 
 

@@ -83,9 +83,10 @@ class ListWorkers(Request, frozen=True, tag="worker-list"):
 
 
 class CreateListener(Request, frozen=True, tag="tcp-listener-create"):
-    """Listen for TCP connections on `address`."""
+    """Listen for TCP connections on `address` (WebSocket connections with `ws`)."""
 
     address: str
+    ws: bool = False
 
 
 class ListListeners(Request, frozen=True, tag="tcp-listener-list"):

@@ -8,6 +8,7 @@ import trio
 
 from actors import OckamError, TransportError, start_relay, start_service
 from secure import SecureChannels
+from transports import StreamTransport
 
 from ._control import (
     CreateConnection,
@@ -96,22 +97,25 @@ async def _workers(c: NodeController, _: ListWorkers) -> list[Any]:
     return c.node.workers()
 
 
+def _transports(c: NodeController) -> list[StreamTransport]:
+    return [t for t in (c.node.tcp, c.node.ws) if t is not None]
+
+
 @handles(CreateListener)
 async def _listen(c: NodeController, r: CreateListener) -> Any:
-    assert c.node.tcp is not None
-    return await c.node.tcp.listen(r.address)
+    transport = c.node.ws if r.ws else c.node.tcp
+    assert transport is not None
+    return await transport.listen(r.address)
 
 
 @handles(ListListeners)
 async def _listeners(c: NodeController, _: ListListeners) -> Any:
-    assert c.node.tcp is not None
-    return c.node.tcp.listeners()
+    return [info for transport in _transports(c) for info in transport.listeners()]
 
 
 @handles(DeleteListener)
 async def _delete_listener(c: NodeController, r: DeleteListener) -> Empty:
-    assert c.node.tcp is not None
-    if not c.node.tcp.stop_listener(r.address):
+    if not any(transport.stop_listener(r.address) for transport in _transports(c)):
         raise NotFound(f"no TCP listener {r.address!r} on node {c.node.name}")
     return Empty()
 
@@ -129,23 +133,21 @@ async def _connect(c: NodeController, r: CreateConnection) -> Any:
 
 @handles(ListConnections)
 async def _connections(c: NodeController, _: ListConnections) -> Any:
-    assert c.node.tcp is not None
-    return c.node.tcp.connections()
+    return [info for transport in _transports(c) for info in transport.connections()]
 
 
 @handles(ShowConnection)
 async def _connection(c: NodeController, r: ShowConnection) -> Any:
-    assert c.node.tcp is not None
-    info = c.node.tcp.connection(r.worker)
-    if info is None:
-        raise NotFound(f"no TCP connection {r.worker!r} on node {c.node.name}")
-    return info
+    for transport in _transports(c):
+        info = transport.connection(r.worker)
+        if info is not None:
+            return info
+    raise NotFound(f"no TCP connection {r.worker!r} on node {c.node.name}")
 
 
 @handles(DeleteConnection)
 async def _disconnect(c: NodeController, r: DeleteConnection) -> Empty:
-    assert c.node.tcp is not None
-    if not c.node.tcp.disconnect(r.worker):
+    if not any(transport.disconnect(r.worker) for transport in _transports(c)):
         raise NotFound(f"no TCP connection {r.worker!r} on node {c.node.name}")
     return Empty()
 

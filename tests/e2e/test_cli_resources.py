@@ -117,3 +117,28 @@ def test_a_hung_node_is_still_deleted(ockam: Ockam) -> None:
     assert not pid_alive(pid)
     assert not port_bound(port)
     assert ockam.json("node", "list") == []
+
+
+def test_a_relay_over_websocket(ockam: Ockam) -> None:
+    ockam.run("node", "create", "relay")
+    ockam.run("node", "create", "server")
+    ws_port = free_port()
+    assert ockam.out("tcp-listener", "create", f"127.0.0.1:{ws_port}", "--ws", "--at", "relay") == (
+        f"127.0.0.1:{ws_port}"
+    )
+    listeners = ockam.json("tcp-listener", "list", "--at", "relay")
+    assert isinstance(listeners, list)
+    assert {(item["address"], item["transport"]) for item in listeners} >= {
+        (f"127.0.0.1:{ws_port}", "ws")
+    }
+    over_ws = f"/ip4/127.0.0.1/tcp/{ws_port}/ws"
+    assert ockam.out("relay", "create", "server", "--at", over_ws, "--to", "server") == (
+        "/service/forward_to_server"
+    )
+    connections = ockam.json("tcp-connection", "list", "--at", "server")
+    assert isinstance(connections, list)
+    assert [c["transport"] for c in connections] == ["ws"]
+    route = f"{over_ws}/service/forward_to_server/service/uppercase"
+    assert ockam.out("message", "send", "through websocket", "--to", route) == "THROUGH WEBSOCKET"
+    ockam.run("tcp-listener", "delete", f"127.0.0.1:{ws_port}", "--at", "relay")
+    assert not port_bound(ws_port)
