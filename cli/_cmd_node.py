@@ -58,6 +58,8 @@ def create(
     printer = common.printer()
     state = store()
     node = check_node_name(name or secrets.token_hex(4))
+    # `--tcp-listener-address=` with nothing after it (seed 001 prints it so) means the default.
+    tcp_listener_address = tcp_listener_address.strip() or "127.0.0.1:0"
     if foreground:
         _run_foreground(state, node, tcp_listener_address, identity, printer, common)
         return

@@ -192,6 +192,12 @@ def forwarder_create(
     _create_relay(name, at, to, common, style="forwarder")
 
 
+# The command reference (seed 004) spells it `ockam fowarder create`; it works as typed.
+_misspelled = sub_app("fowarder", "Create relays (a misspelling of `forwarder`).")
+_misspelled.show = False
+_misspelled.command(forwarder_create, name="create")
+
+
 @relay_app.command(name="list")
 def relay_list(
     *,

@@ -142,3 +142,16 @@ def test_a_relay_over_websocket(ockam: Ockam) -> None:
     assert ockam.out("message", "send", "through websocket", "--to", route) == "THROUGH WEBSOCKET"
     ockam.run("tcp-listener", "delete", f"127.0.0.1:{ws_port}", "--at", "relay")
     assert not port_bound(ws_port)
+
+
+def test_the_seeds_odd_spellings_work_as_typed(ockam: Ockam) -> None:
+    # Seed 001 prints `--tcp-listener-address=` with its value stripped; seed 004 spells
+    # `ockam fowarder create`.
+    assert ockam.out("node", "create", "n2", "--tcp-listener-address=") == "/node/n2"
+    ockam.run("node", "create", "n1")
+    assert ockam.out("fowarder", "create", "n1", "--at", "/node/n1", "--to", "/node/n2") == (
+        "/service/forward_to_n1"
+    )
+    route = "/node/n1/service/forward_to_n1/service/uppercase"
+    assert ockam.out("message", "send", "hello", "--to", route) == "HELLO"
+    assert "fowarder" not in ockam.out("--help")
