@@ -16,6 +16,8 @@ from ._channel_listener import SecureChannelListener as SecureChannelListener
 from ._channel_protocol import PROLOGUE as PROLOGUE
 from ._channel_protocol import SecureChannelError as SecureChannelError
 from ._channel_worker import HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT
+from ._channel_worker import KEEPALIVE_INTERVAL as KEEPALIVE_INTERVAL
+from ._channel_worker import KEEPALIVE_TIMEOUT as KEEPALIVE_TIMEOUT
 from ._channel_worker import SecureChannelWorker as SecureChannelWorker
 from ._channels import DEFAULT_LISTENER as DEFAULT_LISTENER
 from ._channels import SecureChannels as SecureChannels

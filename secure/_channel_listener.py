@@ -16,7 +16,13 @@ from actors import TEMPORARY, Actor, LocalMessage, OckamError, random_address
 
 from ._channel_info import SecureChannelListenerInfo, authorized_set
 from ._channel_protocol import PROLOGUE, Hello, Refuse, encode, outer_decoder
-from ._channel_worker import HANDSHAKE_TIMEOUT, SecureChannelWorker
+from ._channel_worker import (
+    HANDSHAKE_TIMEOUT,
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_TIMEOUT,
+    SecureChannelWorker,
+    check_keepalive,
+)
 from ._handshake import HandshakeState
 from ._identity import Identity
 from ._noise_errors import HandshakeError
@@ -32,6 +38,8 @@ class SecureChannelListener(Actor):
         static_private: The X25519 static private key of the handshakes (a fresh one if None).
         authorized: Identifiers allowed to open channels (empty: any).
         handshake_timeout: Seconds a responder waits for the initiator's last message.
+        keepalive_interval, keepalive_timeout: The responders' keepalive (see
+            `SecureChannelWorker`).
     """
 
     mailbox_size = 64
@@ -43,9 +51,14 @@ class SecureChannelListener(Actor):
         static_private: bytes | None = None,
         authorized: Iterable[str] = (),
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        keepalive_interval: float = KEEPALIVE_INTERVAL,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ) -> None:
         if not isinstance(identity, Identity):
             raise TypeError(f"identity must be an Identity, got {type(identity).__name__}")
+        check_keepalive(keepalive_interval, keepalive_timeout)
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_timeout = keepalive_timeout
         self.identity = identity
         self.static_private = static_private or fresh_static_key()
         self.authorized = authorized_set(authorized)
@@ -98,6 +111,8 @@ class SecureChannelListener(Actor):
             authorized=self.authorized,
             listener=name,
             handshake_timeout=self.handshake_timeout,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_timeout=self.keepalive_timeout,
         )
         try:
             await self.ctx.node.start_actor(

@@ -8,7 +8,7 @@ Payloads of routed messages, msgpack, one tagged union, integer tags::
     Finish(XX message 3,     ->
       initiator's IdentityProof)
                              <-       Encrypted(Ready)       or Refuse(reason)
-    Encrypted(Deliver | Close)  <->   Encrypted(Deliver | Close)
+    Encrypted(Deliver | Heartbeat | Close)  <->  Encrypted(Deliver | Heartbeat | Close)
 
 Every message after `Hello` is sent to the other end's ciphertext address along the return
 route of the message before, so the connections and relays in between are passed through both
@@ -20,8 +20,10 @@ established channel ignores it, so nobody on the path can close a channel by for
 Inside `Encrypted` (a `ChannelEncryptor` frame), a `Deliver` carries a message's onward route
 (without the channel), its return route and its payload; the receiving end routes it on with
 its own plaintext address pushed onto the return route, so replies come back through the
-channel. `Close` tells the other end to stop. A frame that fails to decrypt (tampered,
-replayed, too old) is dropped and logged and the channel carries on.
+channel. `Heartbeat` carries nothing: an end sends one when it has sent nothing else for a
+while, so that the other end, which stops once it has received nothing for longer, can tell a
+quiet channel from a dead one. `Close` tells the other end to stop. A frame that fails to
+decrypt (tampered, replayed, too old) is dropped and logged and the channel carries on.
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ class Close(msgspec.Struct, frozen=True, array_like=True, tag=2):
     reason: str = ""
 
 
-InnerMessage = Deliver | Ready | Close
+class Heartbeat(msgspec.Struct, frozen=True, array_like=True, tag=3):
+    """Nothing to deliver: the sending end is alive (sent when it has been quiet a while)."""
+
+
+InnerMessage = Deliver | Ready | Close | Heartbeat
 
 _encoder = msgspec.msgpack.Encoder()
 outer_decoder: msgspec.msgpack.Decoder[ChannelMessage] = msgspec.msgpack.Decoder(ChannelMessage)

@@ -8,7 +8,10 @@ address a message was delivered to. It drives its half of the handshake and then
 `_channel_protocol`.
 
 A channel end also stops when the connection that carries it (the first hop of the route to
-the other end) goes down, as relay workers do.
+the other end) goes down, as relay workers do. That cannot notice the other end's node dying
+behind a relay, whose connection stays up, so established ends also keep each other alive:
+each sends an encrypted `Heartbeat` when it has sent nothing for `keepalive_interval` seconds,
+and stops when it has received no authenticated frame for `keepalive_timeout` seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ._channel_protocol import (
     Deliver,
     Encrypted,
     Finish,
+    Heartbeat,
     Hello,
     InnerMessage,
     Ready,
@@ -50,6 +54,29 @@ HANDSHAKE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 1.0
 """Seconds a stopping channel end may spend telling the other end."""
 
+KEEPALIVE_INTERVAL = 5.0
+"""Seconds an established channel end may send nothing before it sends a `Heartbeat`."""
+
+KEEPALIVE_TIMEOUT = 3 * KEEPALIVE_INTERVAL
+"""Seconds an established channel end waits for any frame from the other end before stopping."""
+
+
+def check_keepalive(interval: float, timeout: float) -> None:
+    """Raise `ValueError` unless `interval` and `timeout` make a usable keepalive.
+
+    The timeout must be longer than the interval, or a quiet but healthy channel would end
+    between two heartbeats.
+    """
+    if not interval > 0:
+        raise ValueError(
+            f"keepalive_interval must be a positive number of seconds, got {interval!r}"
+        )
+    if not timeout > interval:
+        raise ValueError(
+            f"keepalive_timeout must be longer than keepalive_interval ({interval!r} s), "
+            f"got {timeout!r}"
+        )
+
 
 class SecureChannelWorker(Actor):
     """One end of a secure channel: a plaintext address and a ciphertext address (an alias).
@@ -64,7 +91,9 @@ class SecureChannelWorker(Actor):
         remote_identity: The other end's verified identity, once known.
         established: Set once the channel carries messages.
         failure: Why the handshake failed, if it did.
-        frames_sent, frames_received, frames_dropped: Encrypted frames counted at this end.
+        frames_sent, frames_received, frames_dropped: Encrypted frames counted at this end
+            (heartbeats included).
+        keepalive_interval, keepalive_timeout: See `KEEPALIVE_INTERVAL`, `KEEPALIVE_TIMEOUT`.
     """
 
     mailbox_size = 256
@@ -79,13 +108,18 @@ class SecureChannelWorker(Actor):
         authorized: frozenset[str],
         listener: str = "",
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        keepalive_interval: float = KEEPALIVE_INTERVAL,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ) -> None:
+        check_keepalive(keepalive_interval, keepalive_timeout)
         self.role: Role = role
         self.identity = identity
         self.route = route
         self.authorized = authorized
         self.listener = listener
         self.handshake_timeout = handshake_timeout
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_timeout = keepalive_timeout
         self.remote_identity: IdentityPublic | None = None
         self.established = trio.Event()
         self.failure: SecureChannelError | None = None
@@ -102,6 +136,9 @@ class SecureChannelWorker(Actor):
         self._stopped = trio.Event()
         self._notify_peer = True
         self._nursery: trio.Nursery | None = None
+        # trio.current_time() of the last frame sent and the last authenticated frame received.
+        self._last_sent = 0.0
+        self._last_received = 0.0
 
     # --- public ---------------------------------------------------------------------------
 
@@ -291,6 +328,7 @@ class SecureChannelWorker(Actor):
             )
             return
         self.frames_received += 1
+        self._last_received = trio.current_time()
         if not self.established.is_set():
             self._establish()  # any authenticated frame from the responder confirms the channel
         if isinstance(inner, Deliver):
@@ -302,6 +340,7 @@ class SecureChannelWorker(Actor):
         elif isinstance(inner, Close):
             log.info("secure channel %s: the other end closed it; stopping", self._name)
             self._stop("closed by the other end", notify_peer=False)
+        # A Heartbeat (or a repeated Ready) only refreshed _last_received.
 
     def _on_refuse(self, refuse: Refuse) -> None:
         if self.established.is_set():
@@ -330,6 +369,12 @@ class SecureChannelWorker(Actor):
     def _establish(self) -> None:
         self.established.set()
         self._settled.set()
+        now = trio.current_time()
+        self._last_sent = max(self._last_sent, now)
+        self._last_received = max(self._last_received, now)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._send_heartbeats)
+            self._nursery.start_soon(self._watch_silence)
         if self.role == "responder":
             log.info(
                 "secure channel %s established with %s (listener %s)",
@@ -383,6 +428,30 @@ class SecureChannelWorker(Actor):
         log.info("secure channel %s: the connection carrying it went down; stopping", self._name)
         self._stop("its connection went down", notify_peer=False)
 
+    async def _send_heartbeats(self) -> None:
+        while True:
+            due = self._last_sent + self.keepalive_interval
+            if trio.current_time() < due:
+                await trio.sleep_until(due)
+            else:
+                await self._send_inner(Heartbeat())  # moves _last_sent on, even if dropped
+
+    async def _watch_silence(self) -> None:
+        while True:
+            deadline = self._last_received + self.keepalive_timeout
+            if trio.current_time() < deadline:
+                await trio.sleep_until(deadline)
+                continue
+            log.warning(
+                "secure channel %s: no traffic received from %s for %g s; the other end is "
+                "gone or unreachable; stopping",
+                self._name,
+                self._peer_name,
+                self.keepalive_timeout,
+            )
+            self._stop("no traffic from the other end", notify_peer=False)
+            return
+
     # --- sending --------------------------------------------------------------------------
 
     async def _send_outer(self, message: ChannelMessage) -> bool:
@@ -395,6 +464,7 @@ class SecureChannelWorker(Actor):
         assert encryptor is not None
         frame = encryptor.encrypt(encode(message))
         self.frames_sent += 1
+        self._last_sent = trio.current_time()
         return await self._send_outer(Encrypted(frame))
 
     @property

@@ -31,7 +31,14 @@ from actors import (
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener, fresh_static_key
 from ._channel_protocol import PROLOGUE, SecureChannelError
-from ._channel_worker import CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT, SecureChannelWorker
+from ._channel_worker import (
+    CLOSE_TIMEOUT,
+    HANDSHAKE_TIMEOUT,
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_TIMEOUT,
+    SecureChannelWorker,
+    check_keepalive,
+)
 from ._handshake import HandshakeState
 from ._identity import Identity
 
@@ -84,6 +91,8 @@ async def create_secure_channel(
     authorized: Iterable[str] = (),
     timeout: float = 10,
     static_private: bytes | None = None,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
 ) -> SecureChannelInfo:
     """Open a secure channel to the listener at the end of `route`.
 
@@ -94,6 +103,9 @@ async def create_secure_channel(
         authorized: Identifiers the listener's identity must be one of (empty: any).
         timeout: Seconds to wait for the connection and the handshake.
         static_private: The X25519 static private key to use (a fresh one if None).
+        keepalive_interval: Seconds this end may send nothing before it sends a heartbeat.
+        keepalive_timeout: Seconds without any frame from the other end after which this end
+            stops (longer than `keepalive_interval`).
 
     Returns:
         The new channel; send into it along ``/service/<hex>/service/NAME``.
@@ -101,7 +113,8 @@ async def create_secure_channel(
     Raises:
         SecureChannelError: The route is unreachable, the listener refused, its identity is not
             authorized, the handshake failed, or nothing answered within `timeout`.
-        ValueError: An authorized identifier is malformed, or the timeout is not positive.
+        ValueError: An authorized identifier is malformed, the timeout is not positive, or the
+            keepalive timeout is not longer than a positive keepalive interval.
     """
     onward = _as_route(route)
     if not onward:
@@ -109,6 +122,7 @@ async def create_secure_channel(
     allowed = authorized_set(authorized)
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    check_keepalive(keepalive_interval, keepalive_timeout)
     deadline = trio.current_time() + timeout
     with trio.move_on_at(deadline) as connecting:
         try:
@@ -129,6 +143,8 @@ async def create_secure_channel(
         handshake=handshake,
         route=onward,
         authorized=allowed,
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
     )
     await node.start_actor(worker, random_address(), aliases=[random_address()], policy=TEMPORARY)
     with trio.move_on_at(deadline):
@@ -154,13 +170,29 @@ class SecureChannels:
         identity: The identity its channel ends and listeners prove.
         static_private: The X25519 static key of its handshakes (a fresh one if None), e.g.
             from `Vault.get_or_create_static_key`.
+        keepalive_interval: Seconds each of its channel ends (initiators, and responders of
+            its listeners) may send nothing before it sends a heartbeat.
+        keepalive_timeout: Seconds without any frame from the other end after which each of
+            its channel ends stops (longer than `keepalive_interval`).
+
+    Raises:
+        ValueError: The keepalive timeout is not longer than a positive keepalive interval.
     """
 
     def __init__(
-        self, node: Node, identity: Identity, *, static_private: bytes | None = None
+        self,
+        node: Node,
+        identity: Identity,
+        *,
+        static_private: bytes | None = None,
+        keepalive_interval: float = KEEPALIVE_INTERVAL,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ) -> None:
         if not isinstance(identity, Identity):
             raise TypeError(f"identity must be an Identity, got {type(identity).__name__}")
+        check_keepalive(keepalive_interval, keepalive_timeout)
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_timeout = keepalive_timeout
         self.node = node
         self.identity = identity
         self.static_private = static_private or fresh_static_key()
@@ -202,6 +234,8 @@ class SecureChannels:
             authorized=authorized,
             timeout=timeout,
             static_private=self.static_private,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_timeout=self.keepalive_timeout,
         )
         self._remember(
             _local_value(info.address),
@@ -334,6 +368,8 @@ class SecureChannels:
             static_private=self.static_private,
             authorized=authorized,
             handshake_timeout=handshake_timeout,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_timeout=self.keepalive_timeout,
         )
         await self.node.start_actor(listener, local(_local_value(address)))
         return listener.info()
