@@ -10,7 +10,7 @@ from typing import Literal
 import trio
 
 from actors import TEMPORARY, Actor, Address, NodeStopped, OckamError, Route, TransportError
-from transports import split_host_port
+from transports import open_tcp_listener, split_host_port
 
 from ._outlet import CONNECT_TIMEOUT
 from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, PortalTimeout, Role, encode
@@ -65,19 +65,9 @@ class InletListener(Actor):
         self._listener: trio.SocketListener | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
-        except OSError as exc:
-            raise TransportError(
-                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
-        listener = listeners[0]
-        for extra in listeners[1:]:
-            await extra.aclose()
+        listener, self.bind_addr = await open_tcp_listener(self.host, self.port)
         self._listener = listener
         try:
-            host, port = listener.socket.getsockname()[:2]
-            self.bind_addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             log.info(
                 "inlet %s listening on %s for %s", self.ctx.address, self.bind_addr, self.route
             )

@@ -17,6 +17,7 @@ from ._stream_transport import StreamTransport as StreamTransport
 from ._stream_transport import split_host_port as split_host_port
 from ._tcp import TcpListener as TcpListener
 from ._tcp import TcpTransport as TcpTransport
+from ._tcp import open_tcp_listener as open_tcp_listener
 from ._websocket import WebSocketListener as WebSocketListener
 from ._websocket import WebSocketStream as WebSocketStream
 from ._websocket import WebSocketTransport as WebSocketTransport

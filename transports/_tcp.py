@@ -20,6 +20,25 @@ def _configure(stream: trio.SocketStream) -> None:
     stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
 
 
+async def open_tcp_listener(host: str, port: int) -> tuple[trio.SocketListener, str]:
+    """One TCP listener on `host:port` (port 0 picks a free one) and its bound `host:port`.
+
+    Raises:
+        TransportError: the address is in use or not allowed, with the system's reason.
+    """
+    try:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise TransportError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    for extra in listeners[1:]:
+        await extra.aclose()
+    listener = listeners[0]
+    bound_host, bound_port = listener.socket.getsockname()[:2]
+    if ":" in bound_host:
+        return listener, f"[{bound_host}]:{bound_port}"
+    return listener, f"{bound_host}:{bound_port}"
+
+
 class TcpListener(Listener):
     """Accepts TCP connections and starts a `ConnectionWorker` for each.
 
@@ -33,19 +52,9 @@ class TcpListener(Listener):
         self._transport = transport
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listener, self.bound = await open_tcp_listener(self._host, self._port)
         try:
-            listeners = await trio.open_tcp_listeners(self._port, host=self._host)
-        except OSError as exc:
-            raise TransportError(
-                f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
-            ) from None
-        listener = listeners[0]
-        for extra in listeners[1:]:
-            await extra.aclose()
-        try:
-            host, port = listener.socket.getsockname()[:2]
-            self.bound = f"{host}:{port}"
-            self._port = port  # a restart listens on the same port, not a new random one
+            self._port = int(self.bound.rpartition(":")[2])  # a restart keeps the port
             log.info("listening for TCP connections on %s", self.bound)
             task_status.started()
             while True:
