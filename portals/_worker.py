@@ -28,8 +28,9 @@ from abc import abstractmethod
 import trio
 
 from actors import Actor, Address, LocalMessage, Mailbox, Route
-from transports import duplicate_socket, raw_receiver
+from transports import SocketPoller, duplicate_socket, raw_receiver
 
+from ._pollers import carrier_poller
 from ._protocol import (
     CHUNK,
     WINDOW,
@@ -107,6 +108,9 @@ class PortalWorker(Actor):
         self._queued_writes = 0  # queued for the writer task and not yet written
         self._inline = False
         self._raw: socket.socket | None = None
+        self._handback = trio.Event()
+        self._handed: bytes | Exception | None = None
+        self._poller: SocketPoller | None = None
         self.close_reason = ""
 
     def make_mailbox(self) -> Mailbox:
@@ -327,14 +331,24 @@ class PortalWorker(Actor):
         state = self.state
         raw = self._raw
         receive = raw_receiver(raw, CHUNK) if raw is not None else None
+        if raw is not None and self._carrier is not None:
+            self._poller = await carrier_poller(self.ctx.node, self._carrier)
         while True:
             while not state.can_send_payload:
                 if state.phase is not Phase.OPEN or state.end_sent:
                     return
                 self._credit_event = trio.Event()
                 await self._credit_event.wait()
+            data: bytes | bytearray | None
             try:
-                data = await receive() if receive is not None else await stream.receive_some(CHUNK)
+                if self._poller is not None and raw is not None:
+                    data = await self._polled(self._poller, raw)
+                    if data is None:
+                        continue  # out of credit, or closed: the loop's head decides
+                elif receive is not None:
+                    data = await receive()
+                else:
+                    data = await stream.receive_some(CHUNK)
             except _SOCKET_ERRORS as exc:
                 self._close(f"reading the socket failed: {exc}")
                 return
@@ -352,6 +366,59 @@ class PortalWorker(Actor):
             if not await self._send(state.send(Payload(data))):
                 self._close("the route to the peer is gone", notify=False)
                 return
+
+    async def _polled(self, poller: SocketPoller, raw: socket.socket) -> bytes | None:
+        """Let the carrier's poller read the socket (`_on_readable`) until something other
+        than a payload with credit comes up: then the end of the stream (b""), the credit
+        running out or the portal closing (None), or raises the read's error."""
+        self._handback = trio.Event()
+        self._handed = None
+        try:
+            poller.add(raw, self._on_readable)
+        except trio.ClosedResourceError:
+            self._poller = None  # the carrier stopped: the watcher is closing the portal
+            return None
+        try:
+            await self._handback.wait()
+        finally:
+            poller.remove(raw)
+        handed, self._handed = self._handed, None
+        if isinstance(handed, Exception):
+            raise handed
+        return handed
+
+    async def _on_readable(self) -> None:
+        """The poller's call when the socket is readable: read and send one payload, or hand
+        the socket back to the reader task (`_polled`). Never raises."""
+        state = self.state
+        raw = self._raw
+        if raw is None or not state.can_send_payload:
+            self._hand_back(None)
+            return
+        try:
+            data = raw.recv(CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._hand_back(exc)
+            return
+        if not data:
+            self._hand_back(b"")
+            return
+        try:
+            sent = await self._send(state.send(Payload(data)))
+        except Exception as exc:  # handed to the reader task, which raises it in this actor
+            self._hand_back(exc)
+            return
+        if not sent:
+            self._hand_back(None)
+            self._close("the route to the peer is gone", notify=False)
+
+    def _hand_back(self, handed: bytes | Exception | None) -> None:
+        if self._poller is not None and self._raw is not None:
+            self._poller.remove(self._raw)
+        self._handed = handed
+        self._handback.set()
 
     async def _write_socket(self, stream: trio.abc.Stream) -> None:
         state = self.state

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Literal
 
@@ -26,6 +27,29 @@ WRITE_BATCH = 256 * 1024
 _BATCH: ContextVar[list[ConnectionWorker] | None] = ContextVar("ockam_frame_batch", default=None)
 """Set by a connection's reader while it routes the frames of one read: connections written
 to during that time gather their frames and send them together when the batch is done."""
+
+
+@contextlib.contextmanager
+def frame_batch() -> Iterator[None]:
+    """Within the block, frames sent through an idle connection are gathered, and each
+    connection sends what it gathered in one `send` at the end of the block.
+
+    For a task that routes many messages it received together (the frames of one read, the
+    sockets one poll found readable); a connection busy with an earlier write queues them as
+    usual. Nested blocks join the outermost one.
+    """
+    if _BATCH.get() is not None:
+        yield
+        return
+    batch: list[ConnectionWorker] = []
+    token = _BATCH.set(batch)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+        for corked in batch:
+            corked._uncork()
+
 
 Opener = Callable[[trio.Nursery], Awaitable[trio.abc.Stream]]
 """Opens the stream of an outgoing connection, inside the worker's own nursery."""
@@ -266,9 +290,7 @@ class ConnectionWorker(Actor):
                     self._close_with(f"{self.peer} closed the connection")
                     break
                 messages = decoder.receive_data(data)
-                batch: list[ConnectionWorker] = []
-                token = _BATCH.set(batch) if len(messages) > 1 else None
-                try:
+                with frame_batch() if len(messages) > 1 else contextlib.nullcontext():
                     for message in messages:
                         await send(
                             LocalMessage(
@@ -277,11 +299,6 @@ class ConnectionWorker(Actor):
                                 message.payload,
                             )
                         )
-                finally:
-                    if token is not None:
-                        _BATCH.reset(token)
-                    for corked in batch:
-                        corked._uncork()
         except ProtocolError as exc:
             self._close_with(f"protocol error from {self.peer}: {exc}")
             log.warning("closing connection %s from %s: %s", me, self.peer, exc)
