@@ -32,6 +32,7 @@ __all__ = [
     "free_port",
     "open_direct",
     "open_echo_server",
+    "open_python_chain",
     "open_socat_chain",
     "open_ssh_pair",
     "open_ssh_reverse",
@@ -136,6 +137,20 @@ async def wait_ready(
     raise SetupFailed(f"{what}: no echo through port {port} after {timeout:g} s ({last_error})")
 
 
+async def _read_port(stdout: trio.abc.ReceiveStream, *, what: str, timeout: float = 20) -> int:
+    """The port a process prints as its first line (``--print-port``)."""
+    line = b""
+    with trio.move_on_after(timeout):
+        while not line.endswith(b"\n"):
+            data = await stdout.receive_some(64)
+            if not data:
+                break
+            line += data
+    if not line.strip().isdigit():
+        raise SetupFailed(f"{what} did not print its port (printed {line!r})")
+    return int(line)
+
+
 @contextlib.asynccontextmanager
 async def open_echo_server(*, timeout: float = 20) -> AsyncIterator[int]:
     """Runs ``python -m benchmarks._echo_server`` as its own process and yields its port."""
@@ -147,16 +162,7 @@ async def open_echo_server(*, timeout: float = 20) -> AsyncIterator[int]:
     )
     try:
         assert process.stdout is not None
-        line = b""
-        with trio.move_on_after(timeout):
-            while not line.endswith(b"\n"):
-                data = await process.stdout.receive_some(64)
-                if not data:
-                    break
-                line += data
-        if not line.strip().isdigit():
-            raise SetupFailed(f"the echo server did not print its port (printed {line!r})")
-        port = int(line)
+        port = await _read_port(process.stdout, what="the echo server", timeout=timeout)
         await wait_ready(port, processes=[], timeout=timeout, what="echo server")
         yield port
     finally:
@@ -203,6 +209,31 @@ async def open_socat_chain(echo_port: int, *, hops: int = 3) -> AsyncIterator[in
                 target = port
             await wait_ready(target, processes=started, what=f"socat x{hops}")
             yield target
+
+
+@contextlib.asynccontextmanager
+async def open_python_chain(echo_port: int, *, hops: int = 3) -> AsyncIterator[int]:
+    """A chain of ``hops`` minimal Python relays (``benchmarks/_pyforward.py``): one thread and
+    one epoll set each, no framing, no routing, no trio — what a Python inlet → relay → outlet
+    costs before it does any of a portal's work."""
+    if hops < 1:
+        raise ValueError(f"hops must be at least 1, got {hops}")
+    async with contextlib.AsyncExitStack() as stack:
+        target = echo_port
+        for _ in range(hops):  # from the back, so that each one's target exists
+            argv = [sys.executable, "-m", "benchmarks._pyforward", "--to", str(target)]
+            process = await trio.lowlevel.open_process(
+                [*argv, "--print-port"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                cwd=_REPO_ROOT,
+            )
+            stack.push_async_callback(stop_process, process)
+            assert process.stdout is not None
+            stack.push_async_callback(process.stdout.aclose)
+            target = await _read_port(process.stdout, what="a Python relay")
+        await wait_ready(target, processes=[], what=f"python x{hops}")
+        yield target
 
 
 class SshServer(msgspec.Struct, frozen=True, kw_only=True):

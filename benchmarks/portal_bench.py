@@ -33,6 +33,7 @@ from ._baselines import (
     SetupSkipped,
     open_direct,
     open_echo_server,
+    open_python_chain,
     open_socat_chain,
     open_ssh_pair,
     open_ssh_reverse,
@@ -206,7 +207,7 @@ def _describe(result: object) -> str:
 # ---------------------------------------------------------------------------------------------
 # Command line
 
-SETUP_KEYS = ("direct", "socat", "ssh", "ssh-pair", "ockam")
+SETUP_KEYS = ("direct", "python", "socat", "ssh", "ssh-pair", "ockam")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,6 +261,7 @@ def _setups(args: argparse.Namespace) -> list[tuple[str, str, Opener | str]]:
         ockam_setup = partial(open_ockam_portal, ockam=ockam, secure=args.secure)
     every: list[tuple[str, str, Opener | str]] = [
         ("direct", "direct", open_direct),
+        ("python", "python x3 (bare relays)", open_python_chain),
         ("socat", "socat x3", open_socat_chain),
         ("ssh", "ssh -R", open_ssh_reverse),
         ("ssh-pair", "ssh -L + ssh -R", open_ssh_pair),
