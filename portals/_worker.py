@@ -4,7 +4,9 @@
 `PortalWorker._pump`:
 
 - a reader task reads the socket (`CHUNK` bytes at a time, only while it has credit) and sends
-  each read as one `Payload` along the peer's route; at EOF it sends `End`;
+  each read as one `Payload` along the peer's route; at EOF it sends `End`. On a real socket
+  it lends the socket to its carrier's poller (`portals/_pollers.py`) while payloads flow,
+  which reads many portals' sockets in one task, and takes it back for everything else;
 - the mailbox loop (`_dispatch`) checks each message with the state and queues payloads and
   ends for the writer; it never waits on the socket, so credits and Disconnect are seen at once;
 - a writer task writes queued payloads to the socket (then returns credit), applies `End` with
