@@ -17,10 +17,12 @@ import trio
 import actors
 from actors import TCP, Address, AddressInUse, Route, TransportError, local
 from portals import Credit, Disconnect, InletInfo, OutletInfo, Ping, Pong, Portals, decode, encode
+from portals._pollers import _POLLERS
 
 from ._portal_helpers import (
     assert_closed_at_once,
     assert_echoes,
+    connect,
     echo,
     echo_then_set,
     exchange,
@@ -237,6 +239,34 @@ async def test_connection_between_nodes_closed_mid_transfer() -> None:
             await setup.wait_until_no_portal_workers()
             # The inlet still listens; a new client gets a new connection between the nodes.
             await assert_echoes(inlet, b"again")
+
+
+async def test_portals_share_their_carriers_poller_and_it_stops_with_the_carrier() -> None:
+    """Portal sockets carried by one connection are read by one poller task per node, which
+    ends when that connection does (no poller outlives its carrier)."""
+    with trio.fail_after(10):
+        async with open_setup(echo) as setup:
+            inlet, first = await setup.portal_and_client()
+            second = await connect(inlet)
+            for client in (first, second):
+                await client.send_all(b"through the poller")
+                echoed = b""
+                while len(echoed) < len(b"through the poller"):
+                    echoed += await client.receive_some(100)
+                assert echoed == b"through the poller"
+            assert setup.inlet_node.tcp is not None
+            (connection,) = setup.inlet_node.tcp.connections()
+            assert list(_POLLERS[setup.inlet_node]) == [connection.worker]
+            assert len(_POLLERS[setup.inlet_node][connection.worker]) == 2
+            assert len(_POLLERS[setup.outlet_node]) == 1
+            setup.inlet_node.tcp.disconnect(connection.worker)
+            for client in (first, second):
+                assert await client.receive_some(100) == b""  # closed at once
+                await client.aclose()
+            await wait_until(lambda: not _POLLERS[setup.inlet_node])
+            await wait_until(lambda: not _POLLERS[setup.outlet_node])
+            await assert_echoes(inlet, b"a new carrier, a new poller")
+            assert len(_POLLERS[setup.inlet_node]) == 1
 
 
 async def test_outlet_worker_closes_when_the_client_resets() -> None:
