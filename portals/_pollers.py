@@ -21,9 +21,15 @@ if TYPE_CHECKING:
 _POLLERS: weakref.WeakKeyDictionary[Node, dict[str, SocketPoller]] = weakref.WeakKeyDictionary()
 
 
-async def carrier_poller(node: Node, carrier: Address) -> SocketPoller | None:
+def carrier_poller(node: Node, carrier: Address) -> SocketPoller | None:
     """The poller for the portals carried by `carrier` on `node`, started on first use; None
-    when the carrier has already stopped."""
+    when the carrier has already stopped.
+
+    The poller's task starts in the node's nursery, outside the caller's cancel scopes, so a
+    portal that closes while the first poller of its carrier starts never takes that poller,
+    and the other portals that already use it, down with it. Sockets added before the task
+    first runs are read as soon as it does.
+    """
     pollers = _POLLERS.setdefault(node, {})
     poller = pollers.get(carrier.value)
     if poller is not None:
@@ -33,22 +39,16 @@ async def carrier_poller(node: Node, carrier: Address) -> SocketPoller | None:
         return None
     poller = SocketPoller()
     pollers[carrier.value] = poller
-    await node.nursery.start(_run, poller, stopped, pollers, carrier.value)
+    node.nursery.start_soon(_run, poller, stopped, pollers, carrier.value)
     return poller
 
 
 async def _run(
-    poller: SocketPoller,
-    stopped: trio.Event,
-    pollers: dict[str, SocketPoller],
-    key: str,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    poller: SocketPoller, stopped: trio.Event, pollers: dict[str, SocketPoller], key: str
 ) -> None:
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(poller.run)
-            task_status.started()
+            nursery.start_soon(poller.run)
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:

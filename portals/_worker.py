@@ -334,7 +334,7 @@ class PortalWorker(Actor):
         raw = self._raw
         receive = raw_receiver(raw, CHUNK) if raw is not None else None
         if raw is not None and self._carrier is not None:
-            self._poller = await carrier_poller(self.ctx.node, self._carrier)
+            self._poller = carrier_poller(self.ctx.node, self._carrier)
         while True:
             while not state.can_send_payload:
                 if state.phase is not Phase.OPEN or state.end_sent:
