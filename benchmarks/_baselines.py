@@ -152,24 +152,34 @@ async def _read_port(stdout: trio.abc.ReceiveStream, *, what: str, timeout: floa
 
 
 @contextlib.asynccontextmanager
-async def open_echo_server(*, timeout: float = 20) -> AsyncIterator[int]:
-    """Runs ``python -m benchmarks._echo_server`` as its own process and yields its port."""
+async def _run_module(
+    module: str, *args: str, what: str, timeout: float = 20
+) -> AsyncIterator[int]:
+    """Runs ``python -m MODULE ARGS --print-port`` from the repository as its own process and
+    yields the port it prints; stops it by pid at exit."""
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "benchmarks._echo_server", "--port", "0", "--print-port"],
+        [sys.executable, "-m", module, *args, "--print-port"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         cwd=_REPO_ROOT,
     )
     try:
         assert process.stdout is not None
-        port = await _read_port(process.stdout, what="the echo server", timeout=timeout)
-        await wait_ready(port, processes=[], timeout=timeout, what="echo server")
-        yield port
+        yield await _read_port(process.stdout, what=what, timeout=timeout)
     finally:
         await stop_process(process)
         with trio.CancelScope(shield=True):
             if process.stdout is not None:
                 await process.stdout.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_echo_server(*, timeout: float = 20) -> AsyncIterator[int]:
+    """Runs ``python -m benchmarks._echo_server`` as its own process and yields its port."""
+    module = "benchmarks._echo_server"
+    async with _run_module(module, "--port", "0", what="the echo server", timeout=timeout) as port:
+        await wait_ready(port, processes=[], timeout=timeout, what="echo server")
+        yield port
 
 
 @contextlib.asynccontextmanager
@@ -221,17 +231,8 @@ async def open_python_chain(echo_port: int, *, hops: int = 3) -> AsyncIterator[i
     async with contextlib.AsyncExitStack() as stack:
         target = echo_port
         for _ in range(hops):  # from the back, so that each one's target exists
-            argv = [sys.executable, "-m", "benchmarks._pyforward", "--to", str(target)]
-            process = await trio.lowlevel.open_process(
-                [*argv, "--print-port"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                cwd=_REPO_ROOT,
-            )
-            stack.push_async_callback(stop_process, process)
-            assert process.stdout is not None
-            stack.push_async_callback(process.stdout.aclose)
-            target = await _read_port(process.stdout, what="a Python relay")
+            relay = _run_module("benchmarks._pyforward", "--to", str(target), what="a Python relay")
+            target = await stack.enter_async_context(relay)
         await wait_ready(target, processes=[], what=f"python x{hops}")
         yield target
 
