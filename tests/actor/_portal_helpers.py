@@ -149,8 +149,13 @@ async def assert_echoes(inlet: InletInfo, data: bytes) -> None:
     """A new client sends `data` and reads it back in one receive."""
     client = await connect(inlet)
     async with client:
-        await client.send_all(data)
-        assert await client.receive_some(100) == data
+        await assert_stream_echoes(client, data)
+
+
+async def assert_stream_echoes(client: trio.SocketStream, data: bytes) -> None:
+    """`client` sends `data` and reads it back in one receive."""
+    await client.send_all(data)
+    assert await client.receive_some(100) == data
 
 
 async def assert_closed_at_once(inlet: InletInfo) -> None:

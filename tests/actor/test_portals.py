@@ -22,6 +22,7 @@ from portals._pollers import _POLLERS
 from ._portal_helpers import (
     assert_closed_at_once,
     assert_echoes,
+    assert_stream_echoes,
     connect,
     echo,
     echo_then_set,
@@ -249,11 +250,7 @@ async def test_portals_share_their_carriers_poller_and_it_stops_with_the_carrier
             inlet, first = await setup.portal_and_client()
             second = await connect(inlet)
             for client in (first, second):
-                await client.send_all(b"through the poller")
-                echoed = b""
-                while len(echoed) < len(b"through the poller"):
-                    echoed += await client.receive_some(100)
-                assert echoed == b"through the poller"
+                await assert_stream_echoes(client, b"through the poller")
             assert setup.inlet_node.tcp is not None
             (connection,) = setup.inlet_node.tcp.connections()
             assert list(_POLLERS[setup.inlet_node]) == [connection.worker]
