@@ -24,6 +24,8 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ._hex import decode_hex
+
 IDENTIFIER_PREFIX = "I"
 """The first character of every identifier."""
 
@@ -106,6 +108,41 @@ class IdentityPublic:
     def public_bytes(self) -> bytes:
         """The raw 32-byte Ed25519 public key."""
         return self._raw
+
+    def export(self) -> bytes:
+        """The exported identity: what another node needs to trust this one as an authority.
+
+        The msgpack array ``[identifier, public_key]``; `IdentityPublic.from_exported` reads it
+        back and checks that the identifier is the one derived from the key. On the command
+        line it is written in hex (`export_hex`).
+        """
+        return _exported_encoder.encode(_ExportedIdentity(self._identifier, self._raw))
+
+    def export_hex(self) -> str:
+        """`export` in lowercase hex, as ``identity show NAME --full --encoding hex`` prints it."""
+        return self.export().hex()
+
+    @classmethod
+    def from_exported(cls, exported: bytes | str) -> IdentityPublic:
+        """Read an exported identity (bytes, or their hex as a string) and check it.
+
+        Raises:
+            IdentityError: The text is not hex, the bytes are not an exported identity, the key
+                is not a valid Ed25519 key, or the identifier is not the one derived from it.
+        """
+        if isinstance(exported, str):
+            exported = decode_hex(exported, what="an exported identity", error=IdentityError)
+        try:
+            data = _exported_decoder.decode(_as_bytes("exported", exported))
+        except msgspec.DecodeError as exc:
+            raise IdentityError(f"not an exported identity: {exc}") from None
+        identity = cls(data.public_key)
+        if identity.identifier != data.identifier:
+            raise IdentityError(
+                f"exported identity names identifier {data.identifier}, but its public key "
+                f"derives {identity.identifier}: it was altered"
+            )
+        return identity
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Check that this identity signed `data`.
@@ -295,3 +332,12 @@ class IdentityProof(msgspec.Struct, frozen=True, array_like=True, forbid_unknown
 
 _proof_encoder = msgspec.msgpack.Encoder()
 _proof_decoder = msgspec.msgpack.Decoder(IdentityProof)
+
+
+class _ExportedIdentity(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    identifier: str
+    public_key: Annotated[bytes, msgspec.Meta(min_length=PUBLIC_KEY_LEN, max_length=PUBLIC_KEY_LEN)]
+
+
+_exported_encoder = msgspec.msgpack.Encoder()
+_exported_decoder = msgspec.msgpack.Decoder(_ExportedIdentity)
