@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 import trio
@@ -15,6 +15,7 @@ from ._address import Address, Route, local, random_address
 from ._errors import NodeStopped, RequestTimeout
 from ._mailbox import Mailbox
 from ._message import LocalMessage
+from ._registry import Registry, Running
 from ._router import Router
 from ._supervisor import PERMANENT, Escalation, RestartPolicy, supervise
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ockam.node")
 
 AddressLike = Address | str
+A = TypeVar("A", bound=Actor)
 
 
 def _as_address(address: AddressLike) -> Address:
@@ -39,16 +41,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     address: str
     aliases: tuple[str, ...]
     kind: str
-
-
-class _Running:
-    __slots__ = ("actor", "addresses", "scope", "stopped")
-
-    def __init__(self, actor: Actor, addresses: tuple[Address, ...], scope: trio.CancelScope):
-        self.actor = actor
-        self.addresses = addresses
-        self.scope = scope
-        self.stopped = trio.Event()
+    service: bool = False
 
 
 class Node:
@@ -65,7 +58,7 @@ class Node:
         self.router = Router()
         self.escalations: list[Escalation] = []
         self._nursery = nursery
-        self._running: dict[Address, _Running] = {}
+        self._registry = Registry()
         self._stopping = False
         self._on_escalation: list[Callable[[Escalation], Any]] = []
         self.tcp: TcpTransport | None = None
@@ -83,11 +76,14 @@ class Node:
         *,
         aliases: Iterable[AddressLike] = (),
         policy: RestartPolicy = PERMANENT,
+        service: bool = False,
     ) -> Context:
         """Register `actor` at `address` (a fresh random one when None) and start it supervised.
 
-        Returns once the actor reported ready. Raises `AddressInUse` when the address is taken,
-        and whatever the actor raised if it failed before it was ready.
+        `aliases` are further addresses it answers at; `service` marks it as one of the node's
+        services (`WorkerInfo.service`). Returns once the actor reported ready. Raises
+        `AddressInUse` when an address is taken, and whatever the actor raised if it failed
+        before it was ready.
         """
         if self._stopping:
             raise NodeStopped(f"node {self.name} is shutting down")
@@ -96,36 +92,37 @@ class Node:
         mailbox = actor.make_mailbox()
         ctx = Context(self, addresses, mailbox)
         self.router.register(addresses, mailbox)
+        running = Running(actor, ctx, service=service)
+        self._registry.add(running)
         try:
-            await self._nursery.start(self._run_actor, actor, ctx, policy)
+            await self._nursery.start(self._run_actor, running, ctx, policy)
         except BaseExceptionGroup as group:
-            self.router.unregister(addresses)
-            mailbox.close()
+            self._forget(running)
             raise unwrap_group(group) from None
         except BaseException:
-            self.router.unregister(addresses)
-            mailbox.close()
+            self._forget(running)
             raise
         return ctx
 
     async def _run_actor(
         self,
-        actor: Actor,
+        running: Running,
         ctx: Context,
         policy: RestartPolicy,
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        with trio.CancelScope() as scope:
-            self._running[ctx.address] = _Running(actor, ctx.addresses, scope)
-            try:
-                await supervise(actor, ctx, policy, self._escalate, task_status=task_status)
-            finally:
-                running = self._running.pop(ctx.address, None)
-                self.router.unregister(ctx.addresses)
-                ctx.mailbox.close()
-                if running is not None:
-                    running.stopped.set()
+        try:
+            with running.scope:
+                await supervise(running.actor, ctx, policy, self._escalate, task_status=task_status)
+        finally:
+            self._forget(running)
+            running.stopped.set()
+
+    def _forget(self, running: Running) -> None:
+        self._registry.remove(running)
+        self.router.unregister(running.addresses, mailbox=running.mailbox)
+        running.mailbox.close()
 
     def _escalate(self, report: Escalation) -> None:
         self.escalations.append(report)
@@ -137,14 +134,19 @@ class Node:
         self._on_escalation.append(callback)
 
     def stop_actor(self, address: AddressLike) -> bool:
-        """Stop the actor registered at `address` (primary or alias). False when there is none."""
-        target = _as_address(address)
-        for running in self._running.values():
-            if target in running.addresses:
-                running.scope.cancel()
-                self.router.unregister(running.addresses)
-                return True
-        return False
+        """Stop the actor registered at `address` (primary or alias). False when there is none.
+
+        The actor leaves the registry at once: its addresses are free, `actor_at` and
+        `actors_of` no longer see it. To wait until its task has ended, take
+        `monitor(address)` before stopping it.
+        """
+        running = self._registry.at(_as_address(address))
+        if running is None:
+            return False
+        running.scope.cancel()
+        self._registry.remove(running)
+        self.router.unregister(running.addresses, mailbox=running.mailbox)
+        return True
 
     def monitor(self, address: AddressLike) -> trio.Event:
         """An event set when the actor at `address` stops (already set when there is none).
@@ -152,21 +154,21 @@ class Node:
         Portals use it to close their TCP connection as soon as the connection worker that
         carries them is gone.
         """
-        target = _as_address(address)
-        for running in self._running.values():
-            if target in running.addresses:
-                return running.stopped
+        running = self._registry.at(_as_address(address))
+        if running is not None:
+            return running.stopped
         stopped = trio.Event()
         stopped.set()
         return stopped
 
     def actor_at(self, address: AddressLike) -> Actor | None:
-        """The actor registered at `address`, if any."""
-        target = _as_address(address)
-        for running in self._running.values():
-            if target in running.addresses:
-                return running.actor
-        return None
+        """The actor registered at `address` (primary or alias), if any."""
+        running = self._registry.at(_as_address(address))
+        return None if running is None else running.actor
+
+    def actors_of(self, cls: type[A]) -> list[A]:
+        """The running actors that are instances of `cls`, in the order they were started."""
+        return cast("list[A]", [r.actor for r in self._registry.of(cls)])
 
     def workers(self) -> list[WorkerInfo]:
         """Every running actor, sorted by address."""
@@ -175,8 +177,9 @@ class Node:
                 address=r.addresses[0].value,
                 aliases=tuple(a.value for a in r.addresses[1:]),
                 kind=type(r.actor).__name__,
+                service=r.service,
             )
-            for r in self._running.values()
+            for r in self._registry.all()
         ]
         return sorted(infos, key=lambda w: w.address)
 

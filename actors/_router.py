@@ -54,10 +54,12 @@ class Router:
         for address in addresses:
             self._mailboxes[address.value] = mailbox
 
-    def unregister(self, addresses: Iterable[Address]) -> None:
-        """Forget `addresses`; unknown ones are ignored."""
+    def unregister(self, addresses: Iterable[Address], *, mailbox: Mailbox | None = None) -> None:
+        """Forget `addresses`; unknown ones are ignored. With `mailbox`, only the addresses
+        that still lead to it (an address another worker took since is left alone)."""
         for address in addresses:
-            self._mailboxes.pop(address.value, None)
+            if mailbox is None or self._mailboxes.get(address.value) is mailbox:
+                self._mailboxes.pop(address.value, None)
 
     def is_registered(self, address: Address) -> bool:
         """True when a local worker answers at `address`."""
@@ -70,10 +72,6 @@ class Router:
     def register_transport(self, transport: Transport) -> None:
         """Resolve addresses of `transport.transport_type` through `transport`."""
         self._transports[transport.transport_type] = transport
-
-    def transport(self, transport_type: int) -> Transport | None:
-        """The transport registered for `transport_type`, if any."""
-        return self._transports.get(transport_type)
 
     async def resolve(self, address: Address) -> Address:
         """The local address that carries messages for `address`."""

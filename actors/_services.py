@@ -62,4 +62,4 @@ async def start_service(node: Node, name: str, *, address: str | None = None) ->
 
     factory = BUILTIN_SERVICES.get(name) or load_plugin(name)
     aliases = SERVICE_ALIASES.get(name, ()) if address is None else ()
-    return await node.start_actor(factory(), address or name, aliases=aliases)
+    return await node.start_actor(factory(), address or name, aliases=aliases, service=True)
