@@ -19,9 +19,7 @@ from ._errors import NodeStopped as NodeStopped
 from ._errors import OckamError as OckamError
 from ._errors import RequestTimeout as RequestTimeout
 from ._errors import TransportError as TransportError
-from ._mailbox import InlineMailbox as InlineMailbox
 from ._mailbox import Mailbox as Mailbox
-from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._message import LocalMessage as LocalMessage
 from ._node import DEFAULT_SERVICES as DEFAULT_SERVICES
 from ._node import Node as Node

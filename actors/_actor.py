@@ -64,13 +64,44 @@ class Actor:
 
     ctx: Context
 
-    def make_mailbox(self) -> Mailbox:
-        """The mailbox the node registers for this actor (a bounded `Mailbox` by default).
+    def __str__(self) -> str:
+        ctx = getattr(self, "ctx", None)
+        name = type(self).__name__
+        return name if ctx is None else f"{ctx.address} ({name})"
 
-        Stateless forwarders return an `InlineMailbox`; a connection returns a queue that
-        writes straight to its socket when nothing is waiting.
+    def make_mailbox(self) -> Mailbox:
+        """The bounded mailbox the node registers for this actor, offering each message to
+        `try_handle_now` first when the actor's class overrides it."""
+        handles_now = type(self).try_handle_now is not Actor.try_handle_now
+        return Mailbox(
+            self.mailbox_size, handle_now=self.try_handle_now if handles_now else None, owner=self
+        )
+
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Handle `message` in the sender's task instead of queueing it; False to queue it.
+
+        The one shortcut on the data path: `Mailbox.put` calls it, so a forwarder (hop,
+        relay), a connection (frame and write now) or a portal (write the payload now) saves a
+        task switch per message and per hop. The default queues every message for
+        `handle_message`. An override keeps to this contract (tests/actor/test_mailbox.py):
+
+        - **Ordering.** It is called only while no earlier message is in the mailbox (queued,
+          or handed to the actor's task and not yet taken), so what it handles never
+          overtakes a queued message. If the actor's own task may still be acting on a
+          message it took, the override answers False until that is done (a flag set right
+          after `get`, before any checkpoint, tells it).
+        - **Readiness.** It is called from the moment the actor is registered, before `run`
+          has set anything up, and until the actor stops: answer False until ready.
+        - **Backpressure.** It may wait only for what a queued message would wait for (the
+          next mailbox, a full write buffer); the sender waits meanwhile, as on a full
+          mailbox. It never waits for its own actor's task.
+        - **Cancellation.** The sender may be cancelled at any checkpoint inside it: leave
+          nothing half done (a frame is written without a checkpoint, or not at all). A
+          cancelled call has either handled the message or not, like a cancelled `put`.
+        - **Errors.** An exception is a bug in the actor: it is logged with the actor's name,
+          the message is dropped, and the sender carries on.
         """
-        return Mailbox(self.mailbox_size)
+        return False
 
     async def on_start(self) -> None:
         """Called before the actor reports ready, and again after each restart."""

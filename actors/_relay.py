@@ -20,7 +20,6 @@ import trio
 from ._actor import Actor
 from ._address import Address, Route, local
 from ._errors import AddressInUse, OckamError, RequestTimeout, TransportError
-from ._mailbox import InlineMailbox, Mailbox
 from ._message import LocalMessage
 from ._supervisor import TEMPORARY
 
@@ -94,8 +93,10 @@ class RelayWorker(Actor):
         self.forward_route = forward_route
         self._carrier_changed = trio.Event()
 
-    def make_mailbox(self) -> Mailbox:
-        return InlineMailbox(self.handle_message, owner=f"relay forward_to_{self.name}")
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Forward in the sender's task: a relay worker keeps no state between messages."""
+        await self.handle_message(message)
+        return True
 
     def replace_route(self, forward_route: Route) -> None:
         """Use `forward_route` from now on (a re-registration)."""

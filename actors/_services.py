@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._actor import Actor
-from ._mailbox import InlineMailbox, Mailbox
 from ._message import LocalMessage
 from ._relay import RELAY_SERVICE, STATIC_RELAY_SERVICE, RelayService
 
@@ -31,10 +30,11 @@ class Uppercase(Actor):
 
 class Hop(Actor):
     """Forwards each message one step on, adding itself to the return route so replies come back
-    through it. Stateless, so it forwards in the sender's task (`InlineMailbox`)."""
+    through it. Stateless, so it forwards in the sender's task (`try_handle_now`)."""
 
-    def make_mailbox(self) -> Mailbox:
-        return InlineMailbox(self.handle_message, owner="the hop service")
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        await self.handle_message(message)
+        return True
 
     async def handle_message(self, message: LocalMessage) -> None:
         await self.ctx.send(message.hop_through(self.ctx.address))

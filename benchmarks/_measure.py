@@ -53,11 +53,6 @@ class Throughput(msgspec.Struct, frozen=True, kw_only=True):
     upload_mb_s: float
     download_mb_s: float
 
-    @property
-    def mean_mb_s(self) -> float:
-        """The mean of upload and download."""
-        return (self.upload_mb_s + self.download_mb_s) / 2
-
 
 class Latency(msgspec.Struct, frozen=True, kw_only=True):
     """Round trips of one 64-byte message at a time on one connection."""

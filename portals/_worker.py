@@ -29,7 +29,7 @@ from abc import abstractmethod
 
 import trio
 
-from actors import Actor, Address, LocalMessage, Mailbox, Route
+from actors import Actor, Address, LocalMessage, Route
 from transports import SocketPoller, duplicate_socket, raw_receiver
 
 from ._pollers import carrier_poller
@@ -65,25 +65,6 @@ def configure_socket(stream: trio.abc.Stream) -> None:
         stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
 
-class _PortalMailbox(Mailbox):
-    """A portal worker's mailbox: while the portal is open and nothing waits in it, payloads,
-    ends and credits are handled in the sender's task (`PortalWorker._receive_now`), which
-    saves the task switches to the mailbox loop and, when the socket takes the bytes at once,
-    to the writer task."""
-
-    __slots__ = ("_worker",)
-
-    def __init__(self, worker: PortalWorker, size: int | float) -> None:
-        super().__init__(size)
-        self._worker = worker
-
-    async def put(self, message: LocalMessage) -> None:
-        worker = self._worker
-        if worker._inline and self.empty and await worker._receive_now(message):
-            return
-        await super().put(message)
-
-
 class PortalWorker(Actor):
     """One side of one portal: a TCP socket joined to a route.
 
@@ -114,9 +95,6 @@ class PortalWorker(Actor):
         self._handed: bytes | Exception | None = None
         self._poller: SocketPoller | None = None
         self.close_reason = ""
-
-    def make_mailbox(self) -> Mailbox:
-        return _PortalMailbox(self, self.mailbox_size)
 
     @abstractmethod
     async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
@@ -269,11 +247,11 @@ class PortalWorker(Actor):
         self._queued_writes += 1
         self._writes_send.send_nowait(item)  # never full: the state enforces the window
 
-    async def _receive_now(self, message: LocalMessage) -> bool:
+    async def try_handle_now(self, message: LocalMessage) -> bool:
         """Handle a payload, end or credit in the sender's task; False leaves `message` to the
         mailbox loop (anything else, or a portal that is not open)."""
         state = self.state
-        if state.phase is not Phase.OPEN:
+        if not self._inline or state.phase is not Phase.OPEN:
             return False
         try:
             event = decode(message.payload)

@@ -13,6 +13,9 @@ from ._connection import frame_batch as frame_batch
 from ._poller import SocketPoller as SocketPoller
 from ._raw import duplicate_socket as duplicate_socket
 from ._raw import raw_receiver as raw_receiver
+from ._stream_io import SocketIO as SocketIO
+from ._stream_io import StreamIO as StreamIO
+from ._stream_io import stream_io as stream_io
 from ._stream_transport import Listener as Listener
 from ._stream_transport import ListenerInfo as ListenerInfo
 from ._stream_transport import StreamTransport as StreamTransport

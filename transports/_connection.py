@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Literal
@@ -12,17 +11,18 @@ from typing import Literal
 import msgspec
 import trio
 
-from actors import Actor, LocalMessage, Mailbox, TransportError, unwrap_group
+from actors import Actor, LocalMessage, TransportError, unwrap_group
 
 from ._codec import PROTOCOL_VERSION, ProtocolError, WireDecoder, encode_message_into
-from ._raw import duplicate_socket, raw_receiver
+from ._stream_io import StreamIO, stream_io
 
 log = logging.getLogger("ockam.transport")
 
 READ_SIZE = 256 * 1024
 """Bytes asked of the stream per read: large reads keep per-message overhead low."""
 WRITE_BATCH = 256 * 1024
-"""Queued messages are coalesced into one write up to about this many bytes."""
+"""Bytes of frames a connection holds for its socket before further messages queue in its
+mailbox (one frame may take it over)."""
 
 _BATCH: ContextVar[list[ConnectionWorker] | None] = ContextVar("ockam_frame_batch", default=None)
 """Set by a connection's reader while it routes the frames of one read: connections written
@@ -64,39 +64,21 @@ class ConnectionInfo(msgspec.Struct, frozen=True):
     peer: str
 
 
-class _WriteQueue(Mailbox):
-    """A connection's mailbox: with nothing queued and no write under way, `put` writes the
-    frame in the sender's task (see `ConnectionWorker._write_now`), saving a task switch per
-    message; otherwise the message waits for the writer task, which batches what queued up."""
-
-    __slots__ = ("_worker",)
-
-    def __init__(self, worker: ConnectionWorker, size: int | float) -> None:
-        super().__init__(size)
-        self._worker = worker
-
-    async def put(self, message: LocalMessage) -> None:
-        worker = self._worker
-        if worker._corked is not None and _BATCH.get() is worker._corked_by:
-            worker._frame(message, worker._corked)
-            return
-        if worker._writable and not worker._busy and self.empty:
-            await worker._write_now(message)
-            return
-        await super().put(message)
-        worker._wakeup.set()
-
-
 class ConnectionWorker(Actor):
     """Carries messages over one stream, both ways.
 
-    Messages put in its mailbox (their onward route starts with this worker) are popped, framed
-    and written; frames read from the stream are routed on the node with this worker pushed
-    onto their return route, so replies find their way back. One reader task owns the receive
-    side. One writer at a time owns the send side, marked by `_busy` (taken without an await,
-    so checking that the connection is idle and taking it are one step): the sender itself
-    when the connection is idle, else the writer task, which also finishes a write the sender
-    could only partly do. Frames leave in the order they were sent.
+    Writing: a message for the peer (its onward route starts with this worker) is popped,
+    framed onto the end of `_out`, the connection's outgoing bytes, and `_out` is sent from
+    its front as far as the stream takes it without waiting (`StreamIO.send_nowait`); a writer
+    task sends the rest when the stream can take it. The message is framed in the sender's
+    task (`try_handle_now`) while `_out` holds less than `WRITE_BATCH`; beyond that it queues
+    in the mailbox, and the mailbox loop (`handle_message`) frames it once there is room.
+    Framing takes no checkpoint, so frames never interleave and leave in the order they were
+    sent.
+
+    Reading: one reader task reads the stream, decodes frames and routes each message on the
+    node with this worker pushed onto its return route, so replies find their way back; the
+    messages of one read are routed inside one `frame_batch`.
 
     A peer that breaks the wire protocol gets its connection closed with a logged reason.
     """
@@ -121,171 +103,137 @@ class ConnectionWorker(Actor):
         self._stream = stream
         self._opener = opener
         self.on_close = on_close
-        self._busy = False
-        self._pending: memoryview | None = None
-        self._raw: socket.socket | None = None
-        self._corked: bytearray | None = None
-        self._corked_by: list[ConnectionWorker] | None = None
-        self._writable = False
-        self._wakeup = trio.Event()
+        self._io: StreamIO | None = None  # set while the connection is open
+        self._out = bytearray((PROTOCOL_VERSION,))
+        self._holding = False  # the mailbox loop took a message and has not framed it yet
+        self._corked = False  # in a `frame_batch`: sent when the batch is done
+        self._to_write = trio.Event()
+        self._room = trio.Event()
         self._scope = trio.CancelScope()
         self.closed = trio.Event()
         self.close_reason = ""
-
-    def make_mailbox(self) -> Mailbox:
-        return _WriteQueue(self, self.mailbox_size)
 
     def info(self) -> ConnectionInfo:
         """This connection as `tcp-connection list` shows it."""
         return ConnectionInfo(self.ctx.address.value, self.transport, self.mode, self.peer)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        io: StreamIO | None = None
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
-                stream = await self._open(nursery)
-                self._raw = duplicate_socket(stream)
-                nursery.start_soon(self._reader, stream, nursery.cancel_scope)
-                self._writable = True
+                io = await self._open(nursery)
+                nursery.start_soon(self._reader, io, nursery.cancel_scope)
+                nursery.start_soon(self._writer, io)
+                self._io = io
                 task_status.started()
-                await self._writer(stream, nursery.cancel_scope)
+                await Actor.run(self)  # the mailbox loop: messages that could not wait in `_out`
         except BaseExceptionGroup as group:
             raise unwrap_group(group) from None
         finally:
-            self._writable = False
+            self._io = None
             self._close_with("closed")
-            if self._raw is not None:
-                self._raw.close()
-            if self._stream is not None:
-                with trio.move_on_after(1) as scope:
-                    scope.shield = True
-                    await trio.aclose_forcefully(self._stream)
+            if io is not None:
+                await io.aclose()
+            elif self._stream is not None:
+                await StreamIO(self._stream).aclose()
             self.closed.set()
             if self.on_close is not None:
                 self.on_close(self)
 
-    async def _open(self, nursery: trio.Nursery) -> trio.abc.Stream:
+    async def _open(self, nursery: trio.Nursery) -> StreamIO:
+        """The stream, opened if need be, with this side's version byte sent."""
         try:
             if self._stream is None:
                 assert self._opener is not None
                 self._stream = await self._opener(nursery)
-            await self._stream.send_all(bytes((PROTOCOL_VERSION,)))
+            io = stream_io(self._stream)
+            await io.send_all(self._out)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportError(f"cannot connect to {self.peer}: {exc}") from None
-        return self._stream
+        return io
 
     def _close_with(self, reason: str) -> None:
         if not self.close_reason:
             self.close_reason = reason
 
-    async def _writer(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
-        mailbox = self.ctx.mailbox
-        try:
-            while True:
-                if self._pending is None and (self._busy or mailbox.empty):
-                    # Never park in `get`: a message handed straight to a parked task would be
-                    # invisible to `_WriteQueue.put`, which could then overtake it.
-                    self._wakeup = trio.Event()
-                    await self._wakeup.wait()
-                    continue
-                self._busy = True
-                try:
-                    buffer = bytearray(self._pending or b"")
-                    self._pending = None
-                    while len(buffer) < WRITE_BATCH:
-                        try:
-                            message = mailbox.get_nowait()
-                        except trio.WouldBlock:
-                            break
-                        self._frame(message, buffer)
-                    if buffer:
-                        await stream.send_all(buffer)
-                finally:
-                    self._busy = False
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._lost(exc)
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Frame `message` for the peer now, unless the connection is not open, the mailbox
+        loop holds an earlier message, or `_out` is full (then it queues)."""
+        if self._io is None or self._holding or len(self._out) >= WRITE_BATCH:
+            return False
+        self._frame(message)
+        return True
 
-    async def _write_now(self, message: LocalMessage) -> None:
-        """Write one message in the caller's task (see `_WriteQueue`)."""
-        buffer = bytearray()
-        self._frame(message, buffer)
-        if not buffer:
-            return
-        self._busy = True
-        if self._raw is not None:
-            batch = _BATCH.get()
-            if batch is not None:
-                # The sender is dispatching a batch of frames read at once: gather what goes
-                # out on this connection and send it in one go when the batch is done.
-                self._corked, self._corked_by = buffer, batch
-                batch.append(self)
-            else:
-                self._send_raw(buffer)
-            return
-        stream = self._stream
-        assert stream is not None
+    async def handle_message(self, message: LocalMessage) -> None:
+        """Frame a message that queued, once `_out` has room for it."""
+        self._holding = True
         try:
-            # Shielded: a frame cut short by the sender's cancellation would corrupt the
-            # stream for every other message. Closing the connection still ends the write.
-            with trio.CancelScope(shield=True):
-                await stream.send_all(buffer)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._lost(exc)
+            while len(self._out) >= WRITE_BATCH:
+                self._room = trio.Event()
+                await self._room.wait()
+            self._frame(message)
         finally:
-            self._release()
+            self._holding = False
 
-    def _send_raw(self, buffer: bytearray) -> None:
-        """Send what the kernel takes now, without a checkpoint; the writer task finishes the
-        rest. The sender never waits and is never cancelled mid-frame. Called with `_busy` set.
-        """
-        assert self._raw is not None
+    def _frame(self, message: LocalMessage) -> None:
         try:
-            sent = self._raw.send(buffer)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._lost(exc)
-            self._release()
+            encode_message_into(message.step(), self._out)
+        except ProtocolError as exc:
+            log.warning("%s: not sending a message to %s: %s", self.ctx.address, self.peer, exc)
             return
-        if sent < len(buffer):
-            self._pending = memoryview(buffer)[sent:]
-            self._wakeup.set()
-            return  # `_busy` stays set: the writer task owns the rest of this frame
-        self._release()
+        batch = _BATCH.get()
+        if batch is None or len(self._out) >= WRITE_BATCH:
+            self._send_now()  # a full `_out` goes out even in a batch, so nothing waits on it
+        elif not self._corked:
+            # The sender is routing many frames it received together: what goes out on this
+            # connection leaves in one send when its batch is done.
+            self._corked = True
+            batch.append(self)
 
     def _uncork(self) -> None:
-        """Send what a batch gathered for this connection."""
-        buffer, self._corked, self._corked_by = self._corked, None, None
-        if buffer is not None:
-            self._send_raw(buffer)
+        self._corked = False
+        self._send_now()
 
-    def _release(self) -> None:
-        self._busy = False
-        if not self.ctx.mailbox.empty:
-            self._wakeup.set()
+    def _send_now(self) -> None:
+        """Send what the stream takes now; the writer task sends the rest."""
+        io = self._io
+        if io is None:
+            return
+        try:
+            io.send_nowait(self._out)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._lost(exc)
+            return
+        if self._out:
+            self._to_write.set()
+
+    async def _writer(self, io: StreamIO) -> None:
+        out = self._out
+        try:
+            while True:
+                if not out:
+                    self._to_write = trio.Event()
+                    await self._to_write.wait()
+                    continue
+                await io.send_some(out)
+                if len(out) < WRITE_BATCH:
+                    self._room.set()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._lost(exc)
 
     def _lost(self, exc: BaseException) -> None:
-        self._writable = False
+        self._io = None
         self._close_with(f"connection to {self.peer} lost: {exc}")
         self._scope.cancel()
 
-    def _frame(self, message: LocalMessage, buffer: bytearray) -> None:
-        try:
-            encode_message_into(message.step(), buffer)
-        except ProtocolError as exc:
-            log.warning("%s: not sending a message to %s: %s", self.ctx.address, self.peer, exc)
-
-    async def _reader(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
+    async def _reader(self, io: StreamIO, scope: trio.CancelScope) -> None:
         decoder = WireDecoder()
         me = self.ctx.address
         send = self.ctx.node.router.send
-        receive = raw_receiver(self._raw, READ_SIZE) if self._raw is not None else None
         try:
             while True:
-                if receive is not None:
-                    data = await receive()
-                else:
-                    data = bytes(await stream.receive_some(READ_SIZE))
+                data = await io.receive(READ_SIZE)
                 if not data:
                     self._close_with(f"{self.peer} closed the connection")
                     break

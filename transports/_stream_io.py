@@ -1,0 +1,165 @@
+"""`StreamIO`: a byte stream as the data path uses it, the one place where a TCP socket and
+any other `trio.abc.Stream` (memory streams in tests, WebSocket) differ.
+
+Connections and portals read and write only through this interface. Writers keep their
+outgoing bytes in a `bytearray` that they append to; `send_nowait` sends from its front what
+the stream takes without waiting (nothing, for a stream that can only send by waiting), and
+`send_some` waits until it can send some. Either way the bytes sent are removed from the
+buffer, so whoever appends next, in whatever task, keeps the order.
+
+On a socket, both work on a non-blocking duplicate of the socket's descriptor: a send takes no
+checkpoint, so a sender can never be cancelled half-way through a frame, and bytes already
+received come without trio's per-call machinery. Trio still does all the waiting
+(`wait_readable`, `wait_writable`); `aclose` tells it the duplicate is going away before it
+closes it, then closes the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import trio
+
+FAIR_READS = 16
+"""Reads in a row without a checkpoint before `receive` yields anyway."""
+_CLOSE_TIMEOUT = 1.0
+
+
+class StreamIO:
+    """Any `trio.abc.Stream`: sends and receives go through `send_all` and `receive_some`.
+
+    Use `stream_io(stream)`, which picks `SocketIO` for a socket stream.
+    """
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self._received: bytes | None = None  # read by `wait_readable`, not taken yet
+
+    def fileno(self) -> int | None:
+        """A descriptor that polls readable whenever `receive_nowait` has bytes (or the end
+        of the stream) to give, or None: then `wait_readable` is the only way to wait."""
+        return None
+
+    def send_nowait(self, buffer: bytearray) -> None:
+        """Send from the front of `buffer` what the stream takes without waiting, and remove
+        it. Raises `trio.BrokenResourceError` (or `ClosedResourceError`) when the stream is
+        broken."""
+
+    async def send_some(self, buffer: bytearray) -> None:
+        """Wait until the stream takes some of `buffer`, send from its front, and remove what
+        was sent. Others may append to `buffer` meanwhile."""
+        data = bytes(buffer)
+        del buffer[:]
+        await self.stream.send_all(data)
+
+    async def send_all(self, buffer: bytearray) -> None:
+        """`send_some` until `buffer` is empty."""
+        while buffer:
+            await self.send_some(buffer)
+
+    async def receive(self, size: int) -> bytes:
+        """At most `size` bytes, waiting for some; b"" at the end of the stream."""
+        data = self.receive_nowait(size)
+        if data is None:
+            return bytes(await self.stream.receive_some(size))
+        await trio.lowlevel.checkpoint()
+        return data
+
+    def receive_nowait(self, size: int) -> bytes | None:
+        """At most `size` bytes that need no wait, b"" at the end of the stream, or None."""
+        data, self._received = self._received, None
+        if data is not None and len(data) > size:
+            data, self._received = data[:size], data[size:]
+        return data
+
+    async def wait_readable(self, size: int) -> None:
+        """Until `receive_nowait(size)` has something to give."""
+        if self._received is None:
+            self._received = bytes(await self.stream.receive_some(size))
+
+    async def send_eof(self) -> None:
+        """Shut down the write side, when the stream can (a `HalfCloseableStream`)."""
+        if isinstance(self.stream, trio.abc.HalfCloseableStream):
+            await self.stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the stream (forcefully, bounded, shielded from the caller's cancellation)."""
+        with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+            scope.shield = True
+            await trio.aclose_forcefully(self.stream)
+
+
+class SocketIO(StreamIO):
+    """A `trio.SocketStream`, sent and received on a non-blocking duplicate of its socket."""
+
+    def __init__(self, stream: trio.SocketStream, raw: socket.socket) -> None:
+        super().__init__(stream)
+        self._raw = raw
+        self._reads_in_a_row = 0
+
+    def fileno(self) -> int | None:
+        return self._raw.fileno()
+
+    def send_nowait(self, buffer: bytearray) -> None:
+        try:
+            sent = self._raw.send(buffer)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket send failed: {exc}") from exc
+        del buffer[:sent]
+
+    async def send_some(self, buffer: bytearray) -> None:
+        before = len(buffer)
+        while buffer and len(buffer) == before:
+            await trio.lowlevel.wait_writable(self._raw)
+            self.send_nowait(buffer)
+
+    async def receive(self, size: int) -> bytes:
+        # Bytes already there come without a checkpoint; a checkpoint every FAIR_READS reads
+        # in a row keeps a busy peer from starving the other tasks.
+        while (data := self.receive_nowait(size)) is None:
+            self._reads_in_a_row = 0
+            await trio.lowlevel.wait_readable(self._raw)
+        self._reads_in_a_row += 1
+        if self._reads_in_a_row >= FAIR_READS:
+            self._reads_in_a_row = 0
+            await trio.lowlevel.checkpoint()
+        return data
+
+    def receive_nowait(self, size: int) -> bytes | None:
+        try:
+            return self._raw.recv(size)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket receive failed: {exc}") from exc
+
+    async def wait_readable(self, size: int) -> None:
+        await trio.lowlevel.wait_readable(self._raw)
+
+    async def send_eof(self) -> None:
+        try:
+            self._raw.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket shutdown failed: {exc}") from exc
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        trio.lowlevel.notify_closing(self._raw)
+        self._raw.close()
+        await super().aclose()
+
+
+def stream_io(stream: trio.abc.Stream) -> StreamIO:
+    """`stream` as the data path uses it: a `SocketIO` for a socket stream (when a descriptor
+    is left to duplicate it), a plain `StreamIO` otherwise."""
+    if isinstance(stream, trio.SocketStream):
+        try:
+            raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+        except OSError:
+            return StreamIO(stream)  # out of descriptors: it works, only slower
+        raw.setblocking(False)
+        return SocketIO(stream, raw)
+    return StreamIO(stream)
