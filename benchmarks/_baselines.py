@@ -18,7 +18,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import msgspec
@@ -26,6 +27,7 @@ import trio
 
 __all__ = [
     "HOST",
+    "Link",
     "SetupFailed",
     "SetupSkipped",
     "SshServer",
@@ -37,6 +39,7 @@ __all__ = [
     "open_ssh_pair",
     "open_ssh_reverse",
     "open_sshd",
+    "run_module",
     "spawn",
     "stop_process",
     "wait_ready",
@@ -46,6 +49,11 @@ HOST = "127.0.0.1"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _SSHD = "/usr/sbin/sshd"
 _BACKLOG = 1024
+
+
+Link = Callable[[int], AbstractAsyncContextManager[int]]
+"""What a long link is made of: given a port, a context yielding the port that leads to it
+(through a delay proxy, ``_delay_proxy.open_delay_proxy``)."""
 
 
 class SetupSkipped(Exception):
@@ -152,9 +160,7 @@ async def _read_port(stdout: trio.abc.ReceiveStream, *, what: str, timeout: floa
 
 
 @contextlib.asynccontextmanager
-async def _run_module(
-    module: str, *args: str, what: str, timeout: float = 20
-) -> AsyncIterator[int]:
+async def run_module(module: str, *args: str, what: str, timeout: float = 20) -> AsyncIterator[int]:
     """Runs ``python -m MODULE ARGS --print-port`` from the repository as its own process and
     yields the port it prints; stops it by pid at exit."""
     process = await trio.lowlevel.open_process(
@@ -177,7 +183,7 @@ async def _run_module(
 async def open_echo_server(*, timeout: float = 20) -> AsyncIterator[int]:
     """Runs ``python -m benchmarks._echo_server`` as its own process and yields its port."""
     module = "benchmarks._echo_server"
-    async with _run_module(module, "--port", "0", what="the echo server", timeout=timeout) as port:
+    async with run_module(module, "--port", "0", what="the echo server", timeout=timeout) as port:
         await wait_ready(port, processes=[], timeout=timeout, what="echo server")
         yield port
 
@@ -231,7 +237,7 @@ async def open_python_chain(echo_port: int, *, hops: int = 3) -> AsyncIterator[i
     async with contextlib.AsyncExitStack() as stack:
         target = echo_port
         for _ in range(hops):  # from the back, so that each one's target exists
-            relay = _run_module("benchmarks._pyforward", "--to", str(target), what="a Python relay")
+            relay = run_module("benchmarks._pyforward", "--to", str(target), what="a Python relay")
             target = await stack.enter_async_context(relay)
         await wait_ready(target, processes=[], what=f"python x{hops}")
         yield target
@@ -245,8 +251,11 @@ class SshServer(msgspec.Struct, frozen=True, kw_only=True):
     key: Path
     directory: Path
 
-    def client_argv(self, *forward: str) -> list[str]:
-        """An ``ssh -N`` command line to this server with the given forwarding options."""
+    def client_argv(self, *forward: str, port: int | None = None) -> list[str]:
+        """An ``ssh -N`` command line to this server with the given forwarding options.
+
+        ``port``: where the client connects instead of the server's own port (a delay proxy).
+        """
         ssh = shutil.which("ssh") or "ssh"
         return [
             ssh,
@@ -257,7 +266,7 @@ class SshServer(msgspec.Struct, frozen=True, kw_only=True):
             "-i",
             str(self.key),
             "-p",
-            str(self.port),
+            str(self.port if port is None else port),
             "-o",
             "BatchMode=yes",
             "-o",
@@ -365,24 +374,30 @@ async def _wait_listening(port: int, process: trio.Process, log: Path, timeout: 
 
 
 @contextlib.asynccontextmanager
-async def _remote_forward(server: SshServer, target_port: int, name: str) -> AsyncIterator[int]:
-    """``ssh -R``: sshd listens on a new port and forwards to target_port via the client."""
+async def _remote_forward(
+    server: SshServer, target_port: int, name: str, *, via: int | None = None
+) -> AsyncIterator[int]:
+    """``ssh -R``: sshd listens on a new port and forwards to target_port via the client,
+    which connects to sshd through port ``via`` when given."""
     entry = free_port()
     log = server.directory / f"{name}.log"
-    argv = server.client_argv("-R", f"{HOST}:{entry}:{HOST}:{target_port}")
+    argv = server.client_argv("-R", f"{HOST}:{entry}:{HOST}:{target_port}", port=via)
     async with spawn(argv, log=log) as ssh:
         await wait_ready(entry, processes=[(ssh, log)], what=f"ssh -R ({name})")
         yield entry
 
 
 @contextlib.asynccontextmanager
-async def open_ssh_reverse(echo_port: int) -> AsyncIterator[int]:
+async def open_ssh_reverse(echo_port: int, *, link: Link | None = None) -> AsyncIterator[int]:
     """An ``ssh -R`` tunnel: the entry port is sshd's; the ssh client connects to the server.
 
-    The same shape as an outlet behind a relay: the server side dials out, sshd listens.
+    The same shape as an outlet behind a relay: the server side dials out, sshd listens. With
+    ``link``, the ssh client's connection to sshd goes through it (a long link).
     """
-    async with open_sshd() as server, _remote_forward(server, echo_port, "ssh-R") as entry:
-        yield entry
+    async with open_sshd() as server, contextlib.AsyncExitStack() as stack:
+        via = None if link is None else await stack.enter_async_context(link(server.port))
+        async with _remote_forward(server, echo_port, "ssh-R", via=via) as entry:
+            yield entry
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,9 @@ A connection starts in command mode, where each command is one ASCII line:
     command.
 ``DOWN <n>``
     The server sends n zero bytes, then reads the next command.
+``HOLD``
+    The server stops reading this connection for good: a service that never reads, so the
+    bytes a client pushes pile up in front of it (the memory benchmark).
 
 Anything else gets ``ERR <reason>`` (one line) and the connection is closed. A client may send
 a command and the data after it in one write (``b"ECHO\\n" + message``).
@@ -40,6 +43,7 @@ class _Mode(enum.Enum):
     ECHO = enum.auto()
     UP = enum.auto()
     DOWN = enum.auto()
+    HOLD = enum.auto()
 
 
 class _Connection(asyncio.Protocol):
@@ -70,7 +74,7 @@ class _Connection(asyncio.Protocol):
         self._write_paused = False
         if self._mode is _Mode.DOWN:
             self._pump()
-        elif self._transport is not None:
+        elif self._transport is not None and self._mode is not _Mode.HOLD:
             self._transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
@@ -86,6 +90,8 @@ class _Connection(asyncio.Protocol):
         if transport is None:
             return
         while data and not transport.is_closing():
+            if self._mode is _Mode.HOLD:
+                return  # what came with the command is dropped; nothing more is read
             if self._mode is _Mode.ECHO:
                 transport.write(data)
                 return
@@ -120,6 +126,11 @@ class _Connection(asyncio.Protocol):
         verb, _, argument = line.strip().partition(b" ")
         if verb == b"ECHO" and not argument:
             self._mode = _Mode.ECHO
+            return
+        if verb == b"HOLD" and not argument:
+            self._mode = _Mode.HOLD
+            assert self._transport is not None
+            self._transport.pause_reading()
             return
         if verb not in (b"UP", b"DOWN"):
             self._fail(f"unknown command {line[:_MAX_LINE]!r}")

@@ -20,10 +20,12 @@ import trio
 __all__ = [
     "BenchmarkError",
     "ConnectionRate",
+    "FirstByte",
     "Latency",
     "ParallelRate",
     "Throughput",
     "connections_per_second",
+    "first_byte",
     "parallel_round_trips",
     "rtt",
     "throughput",
@@ -69,6 +71,14 @@ class ConnectionRate(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     seconds: float
     per_second: float
+
+
+class FirstByte(msgspec.Struct, frozen=True, kw_only=True):
+    """New connections, one after another: from connect to the first byte of the echo back."""
+
+    count: int
+    p50_ms: float
+    max_ms: float
 
 
 class ParallelRate(msgspec.Struct, frozen=True, kw_only=True):
@@ -306,6 +316,37 @@ async def connections_per_second(
             done += 1
         elapsed = (clock() - start) / 1e9
     return ConnectionRate(count=done, seconds=elapsed, per_second=done / elapsed)
+
+
+async def first_byte(host: str, port: int, *, count: int = 5, timeout: float = 60) -> FirstByte:
+    """Measures ``count`` new connections: connect, send ``ECHO`` and 64 bytes in one write,
+    time until the first byte comes back (then the rest is checked and the connection closed).
+
+    Over a long link this is what a user waits before a new connection answers: the tunnel's
+    open handshake plus one round trip for the data.
+
+    Raises:
+        BenchmarkError: on timeout or a wrong echo.
+    """
+    _check_positive("count", count)
+    samples: list[float] = []
+    with _bounded("first_byte", host, port, timeout):
+        for _ in range(count):
+            start = time.perf_counter()
+            stream = await trio.open_tcp_stream(host, port)
+            async with stream:
+                await stream.send_all(_ECHO + _MESSAGE)
+                first = await stream.receive_some(MESSAGE_SIZE)
+                samples.append((time.perf_counter() - start) * 1000)
+                if not first:
+                    raise BenchmarkError("first_byte: the connection closed without an echo")
+                rest = b""
+                if len(first) < MESSAGE_SIZE:
+                    rest = await _receive_exactly(stream, MESSAGE_SIZE - len(first))
+                if first + rest != _MESSAGE:
+                    raise BenchmarkError("first_byte: echo returned different bytes")
+    samples.sort()
+    return FirstByte(count=count, p50_ms=percentile(samples, 0.5), max_ms=samples[-1])
 
 
 async def parallel_round_trips(

@@ -1,7 +1,8 @@
 """The ockam setup: a portal made of ``ockam`` nodes, inlet -> relay -> outlet, and its teardown.
 
-``open_ockam_portal`` drives the ``ockam`` command in a temporary OCKAM_HOME and yields the
-inlet's port; ``find_ockam`` says which ``ockam`` to run.
+``open_portal`` drives the ``ockam`` command in a temporary OCKAM_HOME and yields the running
+portal (``ockam_opener``: an opener yielding its inlet's port); ``find_ockam`` says which
+``ockam`` to run.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import trio
 
-from ._baselines import HOST, SetupFailed, SetupSkipped, free_port, log_tail, wait_ready
+from ._baselines import HOST, Link, SetupFailed, SetupSkipped, free_port, log_tail, wait_ready
 from ._report import progress
 
 
@@ -61,6 +64,10 @@ class _OckamCli:
                 stderr=stderr,
                 check=False,
                 env=self.env,
+                # Not the caller's directory: `python -m cli` (how a node starts) puts its
+                # working directory first on sys.path, and a repository there would shadow
+                # the ockam under test (another commit's, with --compare-ref).
+                cwd=self.home,
             )
             if result.returncode != 0:
                 raise SetupFailed(
@@ -108,52 +115,83 @@ async def _end_foreign_pid(pid: int, *, grace: float = 3.0) -> None:
 _SERVICE = re.compile(r"/service/[0-9A-Za-z_]+")
 
 
-@contextlib.asynccontextmanager
-async def open_ockam_portal(echo_port: int, *, ockam: str, secure: bool) -> AsyncIterator[int]:
-    """The seed's portal: client inlet -> relay node -> server outlet -> echo server.
+class OckamPortal:
+    """A running portal: the inlet's port, and the node processes behind it."""
 
-    Nodes ``relay`` (with a TCP listener on a free port), ``server`` (outlet to the echo
-    server, relay ``forward_to_server`` registered at ``relay``) and ``client`` (the inlet on a
-    free port) in a temporary OCKAM_HOME; with ``secure``, the inlet's route goes through a
-    secure channel from ``client`` to ``server``'s ``api`` listener, through the relay.
+    def __init__(self, entry: int, cli: _OckamCli, nodes: list[str]) -> None:
+        self.entry = entry
+        self.nodes = nodes
+        self._cli = cli
+
+    async def node_pids(self) -> dict[str, int]:
+        """Each node's pid, from ``ockam node show NAME --output json``.
+
+        Raises:
+            SetupFailed: a node is not known or shows no pid.
+        """
+        pids: dict[str, int] = {}
+        for node in self.nodes:
+            shown = await self._cli.run("node", "show", node, "--output", "json", timeout=10)
+            try:
+                pids[node] = int(msgspec.json.decode(shown)["pid"])
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+                raise SetupFailed(f"`ockam node show {node}` printed no pid: {exc!r}") from None
+        return pids
+
+
+@contextlib.asynccontextmanager
+async def open_portal(
+    echo_port: int,
+    *,
+    ockam: str,
+    hops: Literal[2, 3] = 3,
+    secure: bool = False,
+    link: Link | None = None,
+) -> AsyncIterator[OckamPortal]:
+    """The seed's portal in front of the echo server, as ockam nodes in a temporary OCKAM_HOME.
+
+    ``hops=3``: inlet on node ``client`` -> node ``relay`` -> outlet on node ``server`` (the
+    relay ``forward_to_server`` registered at ``relay``), three processes; with ``secure`` the
+    inlet's route goes through a secure channel from ``client`` to ``server``'s ``api``
+    listener, through the relay. ``hops=2``: the inlet on the relay node itself, two processes.
+    ``link``: the server node's connection to the relay goes through it (a long link).
     At exit: ``ockam node delete --all --yes``.
     """
+    if secure and hops != 3:
+        raise ValueError("a secure channel runs inlet node -> outlet node: hops=3")
     tmp = tempfile.mkdtemp(prefix="bench-ockam-")
     cli = _OckamCli(ockam, Path(tmp))
     nodes: list[str] = []
     try:
-        nodes.append("relay")
-        await cli.run("node", "create", "relay", "--tcp-listener-address", f"{HOST}:{free_port()}")
-        nodes.append("server")
-        await cli.run("node", "create", "server")
-        await cli.run(
-            "tcp-outlet", "create", "--at", "server",
-            "--from", "/service/outlet", "--to", f"{HOST}:{echo_port}",
-        )  # fmt: skip
-        await cli.run("relay", "create", "server", "--at", "/node/relay", "--to", "/node/server")
-        nodes.append("client")
-        await cli.run("node", "create", "client")
-        route = "/node/relay/service/forward_to_server/service/outlet"
-        if secure:
-            to_api = "/node/relay/service/forward_to_server/service/api"
-            try:
-                printed = await cli.run(
-                    "secure-channel", "create", "--from", "/node/client", "--to", to_api
-                )
-            except SetupFailed as exc:
-                raise SetupSkipped(f"secure-channel create failed: {exc}") from None
-            found = _SERVICE.search(printed)
-            if found is None:
-                raise SetupSkipped(
-                    f"secure-channel create printed no /service/<address>: {printed!r}"
-                )
-            route = f"{found.group()}/service/outlet"
-        entry = free_port()
-        await cli.run(
-            "tcp-inlet", "create", "--at", "client", "--from", f"{HOST}:{entry}", "--to", route
-        )
-        await wait_ready(entry, timeout=30, what="ockam portal")
-        yield entry
+        async with contextlib.AsyncExitStack() as stack:
+            relay_port = free_port()
+            nodes.append("relay")
+            await cli.run(
+                "node", "create", "relay", "--tcp-listener-address", f"{HOST}:{relay_port}"
+            )
+            nodes.append("server")
+            await cli.run("node", "create", "server")
+            await cli.run(
+                "tcp-outlet", "create", "--at", "server",
+                "--from", "/service/outlet", "--to", f"{HOST}:{echo_port}",
+            )  # fmt: skip
+            relay_at = "/node/relay"
+            if link is not None:
+                relay_at = f"/ip4/{HOST}/tcp/{await stack.enter_async_context(link(relay_port))}"
+            await cli.run("relay", "create", "server", "--at", relay_at, "--to", "/node/server")
+            inlet_at, route = "relay", "/service/forward_to_server/service/outlet"
+            if hops == 3:
+                nodes.append("client")
+                await cli.run("node", "create", "client")
+                inlet_at, route = "client", f"/node/relay{route}"
+            if secure:
+                route = await _secure_route(cli)
+            entry = free_port()
+            await cli.run(
+                "tcp-inlet", "create", "--at", inlet_at, "--from", f"{HOST}:{entry}", "--to", route
+            )
+            await wait_ready(entry, timeout=30, what="ockam portal")
+            yield OckamPortal(entry, cli, nodes)
     finally:
         with trio.CancelScope(shield=True):
             if await cli.delete_all(nodes):
@@ -164,3 +202,33 @@ async def open_ockam_portal(echo_port: int, *, ockam: str, secure: bool) -> Asyn
                     "[yellow]ockam: could not delete the nodes; their OCKAM_HOME is"
                     f" {cli.env['OCKAM_HOME']}[/]"
                 )
+
+
+async def _secure_route(cli: _OckamCli) -> str:
+    """Opens the secure channel client -> server (through the relay); the inlet's route in it."""
+    to_api = "/node/relay/service/forward_to_server/service/api"
+    try:
+        printed = await cli.run(
+            "secure-channel", "create", "--from", "/node/client", "--to", to_api
+        )
+    except SetupFailed as exc:
+        raise SetupSkipped(f"secure-channel create failed: {exc}") from None
+    found = _SERVICE.search(printed)
+    if found is None:
+        raise SetupSkipped(f"secure-channel create printed no /service/<address>: {printed!r}")
+    return f"{found.group()}/service/outlet"
+
+
+def ockam_opener(
+    *, ockam: str, hops: Literal[2, 3] = 3, secure: bool = False, link: Link | None = None
+) -> Callable[[int], AbstractAsyncContextManager[int]]:
+    """``open_portal`` as a baseline's opener: given the echo port, yields the inlet's port."""
+
+    @contextlib.asynccontextmanager
+    async def open_ockam_portal(echo_port: int) -> AsyncIterator[int]:
+        async with open_portal(
+            echo_port, ockam=ockam, hops=hops, secure=secure, link=link
+        ) as portal:
+            yield portal.entry
+
+    return open_ockam_portal

@@ -1,34 +1,43 @@
-"""Portal benchmark: an ockam inlet -> relay -> outlet beside direct, socat and ssh baselines.
+"""Portal benchmark: ockam portals beside the ssh tunnels of the same shape, in one run.
 
-    python -m benchmarks.portal_bench [--quick] [--json] [--secure] [--setup NAME ...]
+    python -m benchmarks.portal_bench [--quick] [--rounds N] [--compare-ref REF] [--json]
+                                      [--markdown FILE] [--chart FILE] [--path KEY ...]
 
-Runs the echo server (benchmarks/_echo_server.py) as its own process, then brings up each setup
-in front of it in turn and measures through the setup's entry port: throughput (upload and
-download), round-trip latency (p50/p99), connections per second, and round trips per second
-over 100 parallel connections. Prints a table of the figures and a table of ratios to the ockam
-setup (``--json``: one JSON document instead). A setup whose tool is missing is skipped with the
-reason; one that fails is reported and the run goes on. See docs/benchmarks.md.
-
-This module is the command line and the run; the ockam setup is in ``_ockam_setup``, the
-report, its tables and ratios in ``_report`` (their public names are re-exported here).
+Runs the echo server (benchmarks/_echo_server.py) as its own process and brings up every path
+in front of it at once: direct, ``ssh -R`` and the 2-process portal (inlet on the relay node),
+``ssh -L + ssh -R`` and the 3-process portal (inlet node → relay node → outlet node) with and
+without a secure channel, the bare Python relays. Then, round after round, it measures each
+figure on every path in turn (throughput up and down, RTT p50/p99, new connections per second,
+round trips per second over 100 parallel connections) and reports the medians, each portal as
+a ratio to the ssh path of its shape. Then the long link: a delay proxy
+(benchmarks/_delay_proxy.py) between the private side and the relay, 40 and 100 ms round trip,
+for ``ssh -R`` and the 2-process portal (throughput and the first byte of a new connection).
+``--compare-ref`` builds another commit's ockam and measures it beside this one. A path whose
+tool is missing is skipped with the reason; one that fails is reported and the run goes on.
+See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import TypeVar
+from pathlib import Path
+from typing import Literal, NamedTuple
 
 import msgspec
 import trio
+from rich.markup import escape
 
 from ._baselines import (
     HOST,
+    Link,
     SetupFailed,
     SetupSkipped,
     open_direct,
@@ -38,240 +47,304 @@ from ._baselines import (
     open_ssh_pair,
     open_ssh_reverse,
 )
+from ._compare import Build, describe_checkout, open_ref_ockam
+from ._delay_proxy import open_delay_proxy
 from ._measure import (
     BenchmarkError,
-    ConnectionRate,
-    Latency,
-    ParallelRate,
-    Throughput,
     connections_per_second,
+    first_byte,
     parallel_round_trips,
     rtt,
     throughput,
 )
-from ._ockam_setup import find_ockam as find_ockam
-from ._ockam_setup import open_ockam_portal as open_ockam_portal
-from ._report import FIGURES as FIGURES
-from ._report import Figure as Figure
-from ._report import Params as Params
-from ._report import Report as Report
-from ._report import SetupReport as SetupReport
-from ._report import compute_ratios as compute_ratios
-from ._report import make_console, pick_reference, progress
-from ._report import print_tables as print_tables
+from ._ockam_setup import find_ockam, ockam_opener
+from ._report import (
+    LinkReport,
+    Params,
+    PathRun,
+    Report,
+    finish,
+    machine,
+    make_console,
+    markdown,
+    print_tables,
+    progress,
+)
 
 Opener = Callable[[int], AbstractAsyncContextManager[int]]
-_T = TypeVar("_T")
-
-OCKAM_PLAIN = "ockam inlet→relay→outlet"
-OCKAM_SECURE = "ockam inlet→relay→outlet, secure channel"
 
 QUICK = Params(
-    megabytes=16,
+    rounds=1,
+    mebibytes=16,
     rtt_count=1000,
     connection_count=200,
     parallel_connections=100,
     parallel_seconds=1.5,
-    max_seconds=4,
+    max_seconds=3,
     timeout=30,
+    link_rtts_ms=[40, 100],
+    link_mebibytes=8,
+    first_byte_count=3,
 )
 FULL = Params(
-    megabytes=128,
+    rounds=3,
+    mebibytes=128,
     rtt_count=5000,
     connection_count=1000,
     parallel_connections=100,
     parallel_seconds=5,
-    max_seconds=15,
+    max_seconds=10,
     timeout=120,
+    link_rtts_ms=[40, 100],
+    link_mebibytes=128,
+    first_byte_count=5,
 )
+MIB_IN_MB = 2**20 / 1e6
 
 
 # ---------------------------------------------------------------------------------------------
-# Running the setups
+# The paths
 
 
-async def measure_setup(name: str, opener: Opener, echo_port: int, params: Params) -> SetupReport:
-    """Brings the setup up, measures the four figures through it, brings it down.
+class PathSpec(NamedTuple):
+    """A path to measure: its key (``--path``), name, shape, whether it is the shape's
+    reference, and how to open it (or why it is skipped)."""
 
-    Never raises for the setup's own failures: they go into the report.
-    """
-    progress.print(f"[bold]{name}[/]: starting")
-    started = time.perf_counter()
-    errors: dict[str, str] = {}
-    p = params
-    try:
-        async with opener(echo_port) as entry:
-            setup_seconds = time.perf_counter() - started
-            progress.print(f"  up in {setup_seconds:.1f} s, entry {HOST}:{entry}")
-            bulk = await _attempt(
-                "throughput",
-                errors,
-                partial(throughput, HOST, entry, megabytes=p.megabytes, timeout=p.timeout),
-            )
-            latency = await _attempt(
-                "rtt",
-                errors,
-                partial(
-                    rtt,
-                    HOST,
-                    entry,
-                    count=p.rtt_count,
-                    max_seconds=p.max_seconds,
-                    timeout=p.timeout,
-                ),
-            )
-            connections = await _attempt(
-                "connections",
-                errors,
-                partial(
-                    connections_per_second,
-                    HOST,
-                    entry,
-                    count=p.connection_count,
-                    max_seconds=p.max_seconds,
-                    timeout=p.timeout,
-                ),
-            )
-            parallel = await _attempt(
-                "parallel",
-                errors,
-                partial(
-                    parallel_round_trips,
-                    HOST,
-                    entry,
-                    connections=p.parallel_connections,
-                    seconds=p.parallel_seconds,
-                    timeout=p.parallel_seconds + p.timeout,
-                ),
-            )
-    except SetupSkipped as exc:
-        progress.print(f"  [yellow]skipped[/]: {exc}")
-        return SetupReport(name=name, status="skipped", reason=str(exc))
-    except (SetupFailed, OSError) as exc:
-        progress.print(f"  [red]failed[/]: {exc}")
-        return SetupReport(name=name, status="failed", reason=str(exc), errors=errors)
-    except Exception as exc:  # a broken setup must not end the run: report it, go on
-        progress.print(f"  [red]failed unexpectedly[/]: {exc!r}")
-        return SetupReport(name=name, status="failed", reason=repr(exc), errors=errors)
-    return SetupReport(
-        name=name,
-        status="ok",
-        throughput=bulk,
-        rtt=latency,
-        connections=connections,
-        parallel=parallel,
-        errors=errors,
-        setup_seconds=setup_seconds,
-    )
+    key: str
+    name: str
+    shape: str
+    reference: bool
+    opener: Opener | str
 
 
-async def _attempt(
-    figure: str, errors: dict[str, str], measure: Callable[[], Awaitable[_T]]
-) -> _T | None:
-    """Runs one measurement; a BenchmarkError is noted in errors and gives None."""
-    try:
-        result = await measure()
-    except BenchmarkError as exc:
-        errors[figure] = str(exc)
-        progress.print(f"  [red]{figure} failed[/]: {exc}")
-        return None
-    progress.print(f"  {_describe(result)}")
-    return result
+TWO, THREE = "2 processes", "3 processes"
+PATH_KEYS = ("direct", "python", "socat", "ssh", "ockam-2", "ssh-pair", "ockam-3", "ockam-3-secure")
+DEFAULT_KEYS = tuple(key for key in PATH_KEYS if key != "socat")
 
 
-def _describe(result: object) -> str:
-    match result:
-        case Throughput():
-            return (
-                f"throughput: up {result.upload_mb_s:,.1f} MB/s,"
-                f" down {result.download_mb_s:,.1f} MB/s ({result.megabytes:g} MB each way)"
-            )
-        case Latency():
-            return (
-                f"rtt: p50 {result.p50_us:,.0f} µs, p99 {result.p99_us:,.0f} µs"
-                f" ({result.count} round trips)"
-            )
-        case ConnectionRate():
-            return (
-                f"connections: {result.per_second:,.0f}/s"
-                f" ({result.count} in {result.seconds:.2f} s)"
-            )
-        case ParallelRate():
-            return (
-                f"parallel: {result.per_second:,.0f} round trips/s over {result.connections}"
-                f" connections (p50 {result.p50_us:,.0f} µs, p99 {result.p99_us:,.0f} µs)"
-            )
-    return repr(result)
+class Ockam(NamedTuple):
+    """An ockam to measure, and what its paths are called."""
+
+    command: str | None
+    label: str
+    reason: str = ""
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-SETUP_KEYS = ("direct", "python", "socat", "ssh", "ssh-pair", "ockam")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.portal_bench",
-        description="Measure an ockam portal beside direct, socat and ssh baselines.",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="smaller measurements (the run takes under a minute)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document instead of tables"
-    )
-    parser.add_argument(
-        "--secure",
-        action="store_true",
-        help="put a secure channel in the ockam portal's route, and add the ssh -L + ssh -R pair",
-    )
-    parser.add_argument(
-        "--setup",
-        action="append",
-        choices=SETUP_KEYS,
-        metavar="NAME",
-        help=f"run only these setups (repeatable; {', '.join(SETUP_KEYS)})",
-    )
-    parser.add_argument(
-        "--relative-to",
-        choices=SETUP_KEYS,
-        default="ockam",
-        help="the setup the ratios are relative to (default ockam, else direct)",
-    )
-    parser.add_argument(
-        "--ockam", metavar="PATH", help="the ockam command (default: $OCKAM, the venv's, PATH)"
-    )
-    return parser
-
-
-def _setups(args: argparse.Namespace) -> list[tuple[str, str, Opener | str]]:
-    """(key, display name, opener or the reason it is skipped), in run order."""
-    chosen = set(args.setup or [key for key in SETUP_KEYS if key != "ssh-pair" or args.secure])
-    ockam = find_ockam(args.ockam)
-    ockam_name = OCKAM_SECURE if args.secure else OCKAM_PLAIN
-    ockam_setup: Opener | str
-    if ockam is None:
-        ockam_setup = (
-            f"no ockam command ({args.ockam!r} not found)"
-            if args.ockam
-            else "no ockam command (not beside this python, not on PATH, $OCKAM unset)"
-        )
-    else:
-        ockam_setup = partial(open_ockam_portal, ockam=ockam, secure=args.secure)
-    every: list[tuple[str, str, Opener | str]] = [
-        ("direct", "direct", open_direct),
-        ("python", "python x3 (bare relays)", open_python_chain),
-        ("socat", "socat x3", open_socat_chain),
-        ("ssh", "ssh -R", open_ssh_reverse),
-        ("ssh-pair", "ssh -L + ssh -R", open_ssh_pair),
-        ("ockam", ockam_name, ockam_setup),
+def _ockam_paths(ockam: Ockam, *, link: Link | None = None) -> list[PathSpec]:
+    """The three portals of one ockam (the 2-process one only, over a long link)."""
+    shapes: list[tuple[str, str, str, Literal[2, 3], bool]] = [
+        ("ockam-2", "ockam inlet on relay → outlet", TWO, 2, False)
     ]
-    return [setup for setup in every if setup[0] in chosen]
+    if link is None:
+        shapes += [
+            ("ockam-3", "ockam inlet → relay → outlet", THREE, 3, False),
+            ("ockam-3-secure", "ockam inlet → relay → outlet, secure channel", THREE, 3, True),
+        ]
+    paths = []
+    for key, name, shape, hops, secure in shapes:
+        opener: Opener | str = ockam.reason
+        if ockam.command is not None:
+            opener = ockam_opener(ockam=ockam.command, hops=hops, secure=secure, link=link)
+        paths.append(PathSpec(key, f"{name}{ockam.label}", shape, False, opener))
+    return paths
+
+
+def lan_paths(ockams: list[Ockam]) -> list[PathSpec]:
+    """Every LAN path, grouped by shape, in run order."""
+    paths = [
+        PathSpec("direct", "direct", "direct", False, open_direct),
+        PathSpec("ssh", "ssh -R", TWO, True, open_ssh_reverse),
+        PathSpec("ssh-pair", "ssh -L + ssh -R", THREE, True, open_ssh_pair),
+        PathSpec("python", "python x3 (bare relays)", THREE, False, open_python_chain),
+        PathSpec("socat", "socat x3", THREE, False, open_socat_chain),
+    ]
+    for ockam in ockams:
+        paths += _ockam_paths(ockam)
+    order = {"direct": 0, TWO: 1, THREE: 2}
+    # By shape, its reference first, each portal beside the same portal of the other commit.
+    return sorted(paths, key=lambda p: (order[p.shape], not p.reference, PATH_KEYS.index(p.key)))
+
+
+def link_paths(ockams: list[Ockam], rtt_ms: float) -> list[PathSpec]:
+    """``ssh -R`` and the 2-process portals with rtt_ms between the private side and relay."""
+    link = partial(open_delay_proxy, rtt_ms=rtt_ms)
+    paths = [PathSpec("ssh", "ssh -R", TWO, True, partial(open_ssh_reverse, link=link))]
+    for ockam in ockams:
+        paths += _ockam_paths(ockam, link=link)
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures
+
+
+class Group(NamedTuple):
+    """Figures measured together (throughput gives upload and download)."""
+
+    name: str
+    measure: Callable[[int, Params], Awaitable[dict[str, float]]]
+
+
+async def _throughput(entry: int, p: Params, *, mebibytes: float) -> dict[str, float]:
+    result = await throughput(HOST, entry, megabytes=mebibytes * MIB_IN_MB, timeout=p.timeout)
+    return {"upload_mb_s": result.upload_mb_s, "download_mb_s": result.download_mb_s}
+
+
+async def _lan_throughput(entry: int, p: Params) -> dict[str, float]:
+    return await _throughput(entry, p, mebibytes=p.mebibytes)
+
+
+async def _link_throughput(entry: int, p: Params) -> dict[str, float]:
+    return await _throughput(entry, p, mebibytes=p.link_mebibytes)
+
+
+async def _rtt(entry: int, p: Params) -> dict[str, float]:
+    result = await rtt(HOST, entry, count=p.rtt_count, max_seconds=p.max_seconds, timeout=p.timeout)
+    return {"rtt_p50_us": result.p50_us, "rtt_p99_us": result.p99_us}
+
+
+async def _connections(entry: int, p: Params) -> dict[str, float]:
+    result = await connections_per_second(
+        HOST, entry, count=p.connection_count, max_seconds=p.max_seconds, timeout=p.timeout
+    )
+    return {"connections_per_s": result.per_second}
+
+
+async def _parallel(entry: int, p: Params) -> dict[str, float]:
+    result = await parallel_round_trips(
+        HOST,
+        entry,
+        connections=p.parallel_connections,
+        seconds=p.parallel_seconds,
+        timeout=p.parallel_seconds + p.timeout,
+    )
+    return {"parallel_round_trips_per_s": result.per_second}
+
+
+async def _first_byte(entry: int, p: Params) -> dict[str, float]:
+    result = await first_byte(HOST, entry, count=p.first_byte_count, timeout=p.timeout)
+    return {"first_byte_ms": result.p50_ms}
+
+
+LAN_GROUPS = [
+    Group("throughput", _lan_throughput),
+    Group("rtt", _rtt),
+    Group("connections", _connections),
+    Group("parallel", _parallel),
+]
+LINK_GROUPS = [Group("throughput", _link_throughput), Group("first byte", _first_byte)]
+
+
+def _describe(values: dict[str, float]) -> str:
+    return ", ".join(f"{key} {value:,.1f}" for key, value in values.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+async def measure_paths(
+    paths: list[PathSpec], groups: list[Group], echo_port: int, params: Params
+) -> list[PathRun]:
+    """Brings every path up, measures each group on every path in turn, ``params.rounds``
+    times, and brings them down. A path's own failures go into its run, never raise."""
+    runs: list[tuple[PathRun, int]] = []
+    every: list[PathRun] = []
+    async with contextlib.AsyncExitStack() as stack:
+        for path in paths:
+            run = PathRun(key=path.key, name=path.name, shape=path.shape, reference=path.reference)
+            every.append(run)
+            if isinstance(path.opener, str):
+                run.status, run.reason = "skipped", path.opener
+                progress.print(f"[bold]{path.name}[/]: [yellow]skipped[/]: {escape(path.opener)}")
+                continue
+            entry = await _bring_up(stack, path, run, echo_port)
+            if entry is not None:
+                runs.append((run, entry))
+        for round_number in range(params.rounds):
+            for group in groups:
+                progress.print(f"[bold]round {round_number + 1}/{params.rounds}: {group.name}[/]")
+                for run, entry in runs:
+                    try:
+                        values = await group.measure(entry, params)
+                    except BenchmarkError as exc:
+                        run.errors[group.name].append(str(exc))
+                        progress.print(f"  {run.name}: [red]failed[/]: {escape(str(exc))}")
+                        continue
+                    for key, value in values.items():
+                        run.samples[key].append(value)
+                    progress.print(f"  {run.name}: {_describe(values)}")
+    return every
+
+
+async def _bring_up(
+    stack: contextlib.AsyncExitStack, path: PathSpec, run: PathRun, echo_port: int
+) -> int | None:
+    """Opens the path on the stack; its entry port, or None (the reason is in ``run``)."""
+    assert not isinstance(path.opener, str)
+    started = time.perf_counter()
+    try:
+        entry = await stack.enter_async_context(path.opener(echo_port))
+    except SetupSkipped as exc:
+        run.status, run.reason = "skipped", str(exc)
+    except (SetupFailed, OSError) as exc:
+        run.status, run.reason = "failed", str(exc)
+    except Exception as exc:  # a broken path must not end the run: report it, go on
+        run.status, run.reason = "failed", repr(exc)
+    else:
+        run.setup_seconds = time.perf_counter() - started
+        progress.print(f"[bold]{path.name}[/]: up in {run.setup_seconds:.1f} s, port {entry}")
+        return entry
+    progress.print(f"[bold]{path.name}[/]: [yellow]{run.status}[/]: {escape(run.reason)}")
+    return None
+
+
+async def _run_all(args: argparse.Namespace) -> Report:
+    params = QUICK if args.quick else FULL
+    params = msgspec.structs.replace(
+        params,
+        rounds=args.rounds or params.rounds,
+        link_rtts_ms=[] if args.no_long_link else (args.link_rtt or params.link_rtts_ms),
+    )
+    keys = set(args.path or DEFAULT_KEYS)
+    checkout = await describe_checkout()
+    command = find_ockam(args.ockam)
+    missing = "no ockam command (not beside this python, not on PATH, $OCKAM unset)"
+    if args.ockam:
+        missing = f"no ockam command ({args.ockam!r} not found)"
+    async with contextlib.AsyncExitStack() as stack:
+        ockams = [Ockam(command, f" @{checkout}" if args.compare_ref else "", missing)]
+        if args.compare_ref:
+            try:
+                build: Build = await stack.enter_async_context(open_ref_ockam(args.compare_ref))
+                ockams.append(Ockam(build.ockam, f" @{build.label}"))
+            except SetupFailed as exc:
+                progress.print(f"[red]--compare-ref[/]: {escape(str(exc))}")
+                ockams.append(Ockam(None, f" @{args.compare_ref}", str(exc)))
+        echo_port = await stack.enter_async_context(open_echo_server())
+        progress.print(f"echo server on {HOST}:{echo_port}")
+        chosen = [path for path in lan_paths(ockams) if path.key in keys]
+        lan = finish(await measure_paths(chosen, LAN_GROUPS, echo_port, params))
+        links = []
+        for rtt_ms in params.link_rtts_ms:
+            progress.print(f"[bold]long link, {rtt_ms:g} ms round trip[/]")
+            chosen = [path for path in link_paths(ockams, rtt_ms) if path.key in keys]
+            runs = await measure_paths(chosen, LINK_GROUPS, echo_port, params)
+            links.append(LinkReport(rtt_ms=rtt_ms, paths=finish(runs)))
+    return Report(
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(),
+        quick=args.quick,
+        params=params,
+        checkout=checkout,
+        compare_ref=ockams[1].label.strip(" @") if args.compare_ref else None,
+        lan=lan,
+        links=links,
+    )
 
 
 async def run(args: argparse.Namespace) -> Report | None:
-    """Runs every chosen setup in front of one echo server; returns the report.
+    """Runs the benchmark; returns the report.
 
     Returns None when the echo server cannot start, or when SIGINT, SIGTERM or SIGHUP stops the
     run; either way every process the run started has been stopped.
@@ -281,9 +354,9 @@ async def run(args: argparse.Namespace) -> Report | None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_cancel_on_signal, signals, nursery.cancel_scope)
             try:
-                report = await _run_setups(args)
+                report = await _run_all(args)
             except SetupFailed as exc:
-                progress.print(f"[red]cannot run the benchmark[/]: {exc}")
+                progress.print(f"[red]cannot run the benchmark[/]: {escape(str(exc))}")
             finally:
                 nursery.cancel_scope.cancel()
     return report
@@ -296,45 +369,69 @@ async def _cancel_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope
         return
 
 
-async def _run_setups(args: argparse.Namespace) -> Report:
-    params = QUICK if args.quick else FULL
-    reports: list[SetupReport] = []
-    setups = _setups(args)
-    async with open_echo_server() as echo_port:
-        progress.print(f"echo server on {HOST}:{echo_port}")
-        for _, name, setup in setups:
-            if isinstance(setup, str):
-                progress.print(f"[bold]{name}[/]: [yellow]skipped[/]: {setup}")
-                reports.append(SetupReport(name=name, status="skipped", reason=setup))
-                continue
-            reports.append(await measure_setup(name, setup, echo_port, params))
-    names = {key: name for key, name, _ in setups}
-    reference = pick_reference(reports, names.get(args.relative_to, args.relative_to))
-    return Report(
-        quick=args.quick,
-        secure=args.secure,
-        params=params,
-        setups=reports,
-        relative_to=reference,
-        ratios={} if reference is None else compute_ratios(reports, reference),
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.portal_bench",
+        description="Measure ockam portals beside the ssh tunnels of the same shape.",
     )
+    add = parser.add_argument
+    add("--quick", action="store_true", help="small measurements, one round (a smoke run)")
+    add("--rounds", type=int, metavar="N", help="rounds per figure (default 3; --quick: 1)")
+    add(
+        "--path",
+        action="append",
+        choices=PATH_KEYS,
+        metavar="KEY",
+        help=f"only these paths (repeatable; {', '.join(PATH_KEYS)}; default: all but socat)",
+    )
+    add("--link-rtt", action="append", type=float, metavar="MS", help="long-link RTTs (40, 100)")
+    add("--no-long-link", action="store_true", help="skip the long-link measurements")
+    add("--compare-ref", metavar="REF", help="also measure the ockam of this git commit")
+    add("--ockam", metavar="PATH", help="the ockam command (default: $OCKAM, the venv's, PATH)")
+    add("--json", action="store_true", help="print the report as JSON on stdout, not tables")
+    add("--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown")
+    add("--chart", type=Path, metavar="FILE", help="also draw the ratios as a PNG (matplotlib)")
+    add("--from-json", type=Path, metavar="FILE", help="measure nothing: render a saved report")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.rounds is not None and args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.link_rtt and any(value <= 0 for value in args.link_rtt):
+        parser.error("--link-rtt must be positive")
     started = time.perf_counter()
-    try:
-        report = trio.run(run, args)
-    except KeyboardInterrupt:
-        return 130
-    if report is None:
-        return 1
-    progress.print(f"done in {time.perf_counter() - started:.0f} s")
+    if args.from_json:
+        try:
+            report = msgspec.json.decode(args.from_json.read_bytes(), type=Report)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            parser.error(f"--from-json {args.from_json}: {exc}")
+    else:
+        try:
+            measured = trio.run(run, args)
+        except KeyboardInterrupt:
+            return 130
+        if measured is None:
+            return 1
+        report = measured
+        progress.print(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(report), indent=2))
         sys.stdout.buffer.write(b"\n")
     else:
         print_tables(report, make_console(stderr=False))
+    if args.markdown:
+        args.markdown.write_text(markdown(report))
+    if args.chart:
+        from ._chart import draw_ratios  # matplotlib: the bench extra, only when asked for
+
+        draw_ratios(report, args.chart)
     return 0
 
 
