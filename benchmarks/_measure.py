@@ -27,6 +27,7 @@ __all__ = [
     "connections_per_second",
     "first_byte",
     "parallel_round_trips",
+    "round_trip",
     "rtt",
     "throughput",
 ]
@@ -134,7 +135,8 @@ async def _receive_line(stream: trio.SocketStream) -> bytes:
     return bytes(line)
 
 
-async def _round_trip(stream: trio.SocketStream, first: bytes = b"") -> None:
+async def round_trip(stream: trio.SocketStream, first: bytes = b"") -> None:
+    """Sends ``first`` (a command line, or nothing) and a 64-byte message; checks the echo."""
     await stream.send_all(first + _MESSAGE)
     echoed = await _receive_exactly(stream, MESSAGE_SIZE)
     if echoed != _MESSAGE:
@@ -255,13 +257,13 @@ async def rtt(
     with _bounded("rtt", host, port, timeout):
         stream = await trio.open_tcp_stream(host, port)
         async with stream:
-            await _round_trip(stream, _ECHO)
+            await round_trip(stream, _ECHO)
             for _ in range(9):
-                await _round_trip(stream)
+                await round_trip(stream)
             stop = _stop_time(max_seconds)
             for _ in range(count):
                 start = clock()
-                await _round_trip(stream)
+                await round_trip(stream)
                 end = clock()
                 samples.append((end - start) / 1000)
                 if end > stop:
@@ -312,7 +314,7 @@ async def connections_per_second(
         while done < count and clock() <= stop:
             stream = await trio.open_tcp_stream(host, port)
             async with stream:
-                await _round_trip(stream, _ECHO)
+                await round_trip(stream, _ECHO)
             done += 1
         elapsed = (clock() - start) / 1e9
     return ConnectionRate(count=done, seconds=elapsed, per_second=done / elapsed)
@@ -383,13 +385,13 @@ async def parallel_round_trips(
     async def connect() -> None:
         stream = await trio.open_tcp_stream(host, port)
         streams.append(stream)
-        await _round_trip(stream, _ECHO)
+        await round_trip(stream, _ECHO)
 
     async def run(stream: trio.SocketStream, deadline: int) -> None:
         mine: list[float] = []
         while clock() < deadline:
             start = clock()
-            await _round_trip(stream)
+            await round_trip(stream)
             mine.append((clock() - start) / 1000)
         samples.extend(mine)
 
