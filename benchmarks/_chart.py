@@ -39,13 +39,19 @@ def _bars(
     groups: list[str],
     series: dict[str, list[float | None]],
     targets: list[float | None],
+    before: str | None,
 ) -> None:
     """Grouped bars: one group per figure, one bar per path, a target mark per group."""
     width = 0.8 / max(1, len(series))
+    colours: dict[str, str] = {}
     for index, (name, values) in enumerate(series.items()):
         xs = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
         heights = [v if v is not None else float("nan") for v in values]
-        bars = axes.bar(xs, heights, width, label=name)
+        # One colour per path; the other commit's bars (--compare-ref) hatched in the same one.
+        base, _, commit = name.partition(" @")
+        colour = colours.setdefault(base, f"C{len(colours)}")
+        hatch = "//" if before is not None and commit == before else None
+        bars = axes.bar(xs, heights, width, label=name, color=colour, hatch=hatch, alpha=0.9)
         for bar, value in zip(bars, values, strict=True):
             if value is not None:
                 axes.annotate(
@@ -57,7 +63,7 @@ def _bars(
                 )
     for g, target in enumerate(targets):
         if target is not None:
-            axes.hlines(target, g - 0.45, g + 0.45, colors="black", linewidth=1.5)
+            axes.hlines(target, g - 0.4, g + 0.4, colors="black", linewidth=1.5)
     axes.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     axes.set_yscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
@@ -83,6 +89,7 @@ def draw_ratios(report: Report, out: Path) -> None:
         [f.title for f in LAN_FIGURES],
         _ratios(report.lan, lan_keys),
         [TARGETS.get(key) for key in lan_keys],
+        report.compare_ref,
     )
     axes[0][0].set_title("On the LAN: each portal ÷ ssh -R (2 processes) or ssh -L + -R (3)")
     if report.links:
@@ -100,12 +107,13 @@ def draw_ratios(report: Report, out: Path) -> None:
                 for link in report.links
                 for f in LINK_FIGURES
             ]
-        _bars(axes[1][0], groups, series, targets)
+        _bars(axes[1][0], groups, series, targets, report.compare_ref)
         axes[1][0].set_title("Long link: the 2-process portal ÷ ssh -R")
     m = report.machine
     figure.suptitle(
         f"trio-ockam portals against ssh, {report.date}; {m.cores} cores ({m.cpu}),"
-        f" median of {report.params.rounds} round(s); black marks: issue 14's targets",
+        f" median of {report.params.rounds} round(s); black marks: issue 14's targets"
+        + (f"; hatched: {report.compare_ref}" if report.compare_ref else ""),
         fontsize=9,
     )
     figure.tight_layout()
