@@ -4,20 +4,46 @@ and the vault that keeps their keys.
 A secure channel runs a Noise XX handshake (`HandshakeState`) whose second and third messages
 carry an `IdentityProof` binding each side's Noise static key to its `Identity`; then each
 direction is protected by a `ChannelEncryptor` / `ChannelDecryptor` pair. Keys live in a
-`Vault`. All of that is sans-IO (but for the vault's file access); the actors that run it over
-routes are `SecureChannelListener` and `SecureChannelWorker`, opened with
-`create_secure_channel` or a node's `SecureChannels` registry.
+`Vault`. One end's protocol (message sequence, authorization, keepalive) is a `ChannelMachine`.
+All of that is sans-IO (but for the vault's file access); the actors that run it over routes
+are `SecureChannelListener` and `SecureChannelWorker`, opened with `create_secure_channel` or a
+node's `SecureChannels` registry.
 """
 
+from ._channel_events import Closed as Closed
+from ._channel_events import Established as Established
+from ._channel_events import Event as Event
+from ._channel_events import Transmit as Transmit
 from ._channel_info import SecureChannelInfo as SecureChannelInfo
 from ._channel_info import SecureChannelListenerInfo as SecureChannelListenerInfo
 from ._channel_info import check_identifier as check_identifier
 from ._channel_listener import SecureChannelListener as SecureChannelListener
 from ._channel_protocol import PROLOGUE as PROLOGUE
+from ._channel_protocol import Answer as Answer
+from ._channel_protocol import ChannelMessage as ChannelMessage
+from ._channel_protocol import ChannelProtocolError as ChannelProtocolError
+from ._channel_protocol import Close as Close
+from ._channel_protocol import Deliver as Deliver
+from ._channel_protocol import Encrypted as Encrypted
+from ._channel_protocol import Finish as Finish
+from ._channel_protocol import Heartbeat as Heartbeat
+from ._channel_protocol import Hello as Hello
+from ._channel_protocol import InnerMessage as InnerMessage
+from ._channel_protocol import LocalProtocolError as LocalProtocolError
+from ._channel_protocol import MessageDropped as MessageDropped
+from ._channel_protocol import Ready as Ready
+from ._channel_protocol import Refuse as Refuse
+from ._channel_protocol import RemoteProtocolError as RemoteProtocolError
 from ._channel_protocol import SecureChannelError as SecureChannelError
-from ._channel_worker import HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT
-from ._channel_worker import KEEPALIVE_INTERVAL as KEEPALIVE_INTERVAL
-from ._channel_worker import KEEPALIVE_TIMEOUT as KEEPALIVE_TIMEOUT
+from ._channel_protocol import encode_channel_message as encode_channel_message
+from ._channel_settings import HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT
+from ._channel_settings import KEEPALIVE_INTERVAL as KEEPALIVE_INTERVAL
+from ._channel_settings import KEEPALIVE_TIMEOUT as KEEPALIVE_TIMEOUT
+from ._channel_settings import ChannelSettings as ChannelSettings
+from ._channel_state import TRANSITIONS as TRANSITIONS
+from ._channel_state import ChannelMachine as ChannelMachine
+from ._channel_state import ChannelState as ChannelState
+from ._channel_state import Input as Input
 from ._channel_worker import SecureChannelWorker as SecureChannelWorker
 from ._channels import DEFAULT_LISTENER as DEFAULT_LISTENER
 from ._channels import SecureChannels as SecureChannels

@@ -32,12 +32,54 @@ import msgspec
 
 from actors import Address, OckamError
 
+from ._noise_errors import DropReason
+
 PROLOGUE = b"trio-ockam secure channel v1"
 """Noise prologue: both ends must agree on it, so a different protocol cannot be mixed in."""
 
 
 class SecureChannelError(OckamError):
     """A secure channel could not be established, or was refused by the other end."""
+
+
+class ChannelProtocolError(SecureChannelError):
+    """Base class of the errors a `ChannelMachine` raises."""
+
+
+class LocalProtocolError(ChannelProtocolError):
+    """This end drove its `ChannelMachine` wrongly (sent before the channel was established,
+    started twice); the machine is now in `ChannelState.ERROR`."""
+
+
+class RemoteProtocolError(ChannelProtocolError):
+    """The handshake failed, the other end refused it or is not authorized, or it did not
+    finish in time; the machine is now in `ChannelState.ERROR`.
+
+    Attributes:
+        refusal: A `Refuse` to send to the other end (along `ChannelMachine.peer`) before
+            stopping, so that it fails at once with the reason instead of by timeout; None
+            when the other end must not or need not be told.
+    """
+
+    def __init__(self, message: str, *, refusal: bytes | None = None) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+
+
+class MessageDropped(ChannelProtocolError):
+    """One received message was refused and dropped; the machine is unchanged and carries on.
+
+    Anyone on the path (or who learns a ciphertext address) can send an end anything, so
+    nothing unauthenticated may end a channel: messages that are malformed, out of order,
+    repeated, tampered with or replayed, or that arrive after the channel ended, are dropped.
+
+    Attributes:
+        reason: Why, for logs and statistics.
+    """
+
+    def __init__(self, message: str, *, reason: DropReason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Hello(msgspec.Struct, frozen=True, array_like=True, tag=0):
@@ -102,6 +144,6 @@ outer_decoder: msgspec.msgpack.Decoder[ChannelMessage] = msgspec.msgpack.Decoder
 inner_decoder: msgspec.msgpack.Decoder[InnerMessage] = msgspec.msgpack.Decoder(InnerMessage)
 
 
-def encode(message: ChannelMessage | InnerMessage) -> bytes:
+def encode_channel_message(message: ChannelMessage | InnerMessage) -> bytes:
     """`message` as msgpack bytes, ready to be a routed message's payload."""
     return _encoder.encode(message)

@@ -11,7 +11,7 @@ import builtins
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import trio
@@ -29,17 +29,17 @@ from actors import (
 )
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
-from ._channel_listener import SecureChannelListener, fresh_static_key
-from ._channel_protocol import PROLOGUE, SecureChannelError
-from ._channel_worker import (
-    CLOSE_TIMEOUT,
+from ._channel_listener import SecureChannelListener
+from ._channel_protocol import SecureChannelError
+from ._channel_settings import (
     HANDSHAKE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     KEEPALIVE_TIMEOUT,
-    SecureChannelWorker,
-    check_keepalive,
+    ChannelSettings,
+    fresh_static_key,
 )
-from ._handshake import HandshakeState
+from ._channel_state import ChannelMachine
+from ._channel_worker import CLOSE_TIMEOUT, SecureChannelWorker
 from ._identity import Identity
 
 if TYPE_CHECKING:
@@ -116,50 +116,14 @@ async def create_secure_channel(
         ValueError: An authorized identifier is malformed, the timeout is not positive, or the
             keepalive timeout is not longer than a positive keepalive interval.
     """
-    onward = _as_route(route)
-    if not onward:
-        raise RouteError("the route to the secure channel listener is empty")
-    allowed = authorized_set(authorized)
-    if not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    check_keepalive(keepalive_interval, keepalive_timeout)
-    deadline = trio.current_time() + timeout
-    with trio.move_on_at(deadline) as connecting:
-        try:
-            await node.router.resolve(onward.next)  # fail now, and clearly, on an unreachable peer
-        except TransportError as exc:
-            raise SecureChannelError(f"cannot open a secure channel to {onward}: {exc}") from None
-    if connecting.cancelled_caught:
-        raise SecureChannelError(
-            f"cannot open a secure channel to {onward}: no connection to {onward.next} "
-            f"within {timeout:g} s"
-        )
-    handshake = HandshakeState(
-        True, static_private=static_private or fresh_static_key(), prologue=PROLOGUE
-    )
-    worker = SecureChannelWorker(
-        role="initiator",
-        identity=identity,
-        handshake=handshake,
-        route=onward,
-        authorized=allowed,
+    channels = SecureChannels(
+        node,
+        identity,
+        static_private=static_private,
         keepalive_interval=keepalive_interval,
         keepalive_timeout=keepalive_timeout,
     )
-    await node.start_actor(worker, random_address(), aliases=[random_address()], policy=TEMPORARY)
-    with trio.move_on_at(deadline):
-        await worker.wait_settled()
-    if worker.established.is_set() and not worker.stopped.is_set():
-        return worker.info()
-    node.stop_actor(worker.ctx.address)
-    if worker.failure is not None:
-        raise worker.failure
-    if worker.established.is_set():
-        raise SecureChannelError(f"the secure channel to {onward} closed as soon as it opened")
-    raise SecureChannelError(
-        f"no secure channel listener answered at {onward} within {timeout:g} s "
-        "(is the route right, and does it end at a listener such as /service/api?)"
-    )
+    return await channels.create(route, authorized=authorized, timeout=timeout)
 
 
 class SecureChannels:
@@ -188,21 +152,25 @@ class SecureChannels:
         keepalive_interval: float = KEEPALIVE_INTERVAL,
         keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ) -> None:
-        if not isinstance(identity, Identity):
-            raise TypeError(f"identity must be an Identity, got {type(identity).__name__}")
-        check_keepalive(keepalive_interval, keepalive_timeout)
-        self.keepalive_interval = keepalive_interval
-        self.keepalive_timeout = keepalive_timeout
+        self.settings = ChannelSettings(
+            identity,
+            static_private or fresh_static_key(),
+            keepalive_interval=keepalive_interval,
+            keepalive_timeout=keepalive_timeout,
+        )
         self.node = node
-        self.identity = identity
-        self.static_private = static_private or fresh_static_key()
         # Every channel this registry opened, by its plaintext address value, oldest first.
         self._recipes: OrderedDict[str, _Recipe] = OrderedDict()
 
     @property
+    def identity(self) -> Identity:
+        """This node's identity."""
+        return self.settings.identity
+
+    @property
     def identifier(self) -> str:
         """The identifier of this node's identity."""
-        return self.identity.identifier
+        return self.settings.identity.identifier
 
     async def create(
         self,
@@ -227,16 +195,7 @@ class SecureChannels:
                         worker.plaintext_address.value, _Recipe(onward, allowed, timeout)
                     )
                 return worker.info()
-        info = await create_secure_channel(
-            self.node,
-            route,
-            identity=self.identity,
-            authorized=authorized,
-            timeout=timeout,
-            static_private=self.static_private,
-            keepalive_interval=self.keepalive_interval,
-            keepalive_timeout=self.keepalive_timeout,
-        )
+        info = await self._open(route, authorized=authorized, timeout=timeout)
         self._remember(
             _local_value(info.address),
             _Recipe(_as_route(route), authorized_set(authorized), timeout),
@@ -292,13 +251,58 @@ class SecureChannels:
         )
         return self._replace(route, seen, fresh)
 
+    async def _open(
+        self, route: Route | str, *, authorized: Iterable[str], timeout: float
+    ) -> SecureChannelInfo:
+        node = self.node
+        onward = _as_route(route)
+        if not onward:
+            raise RouteError("the route to the secure channel listener is empty")
+        allowed = authorized_set(authorized)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        deadline = trio.current_time() + timeout
+        with trio.move_on_at(deadline) as connecting:
+            try:
+                await node.router.resolve(
+                    onward.next
+                )  # fail now, and clearly, on an unreachable peer
+            except TransportError as exc:
+                raise SecureChannelError(
+                    f"cannot open a secure channel to {onward}: {exc}"
+                ) from None
+        if connecting.cancelled_caught:
+            raise SecureChannelError(
+                f"cannot open a secure channel to {onward}: no connection to {onward.next} "
+                f"within {timeout:g} s"
+            )
+        machine = ChannelMachine("initiator", self.settings, route=onward, authorized=allowed)
+        worker = SecureChannelWorker(machine, machine.start(trio.current_time()))
+        await node.start_actor(
+            worker, random_address(), aliases=[random_address()], policy=TEMPORARY
+        )
+        with trio.move_on_at(deadline):
+            await worker.wait_settled()
+        if worker.established.is_set() and not worker.stopped.is_set():
+            return worker.info()
+        node.stop_actor(worker.ctx.address)
+        if worker.failure is not None:
+            raise worker.failure
+        if worker.established.is_set():
+            raise SecureChannelError(f"the secure channel to {onward} closed as soon as it opened")
+        raise SecureChannelError(
+            f"no secure channel listener answered at {onward} within {timeout:g} s "
+            "(is the route right, and does it end at a listener such as /service/api?)"
+        )
+
     def _reusable(self, onward: Route, allowed: frozenset[str]) -> SecureChannelWorker | None:
         """A live initiator's end opened along `onward`, accepting `allowed`, if any."""
         for worker in self._workers():
+            machine = worker.machine
             if (
-                worker.role == "initiator"
-                and worker.route == onward
-                and worker.authorized == allowed
+                machine.role == "initiator"
+                and machine.route == onward
+                and machine.authorized == allowed
                 and worker.established.is_set()
                 and not worker.stopped.is_set()
             ):
@@ -363,14 +367,8 @@ class SecureChannels:
             AddressInUse: Another worker has that address.
             ValueError: An authorized identifier is malformed.
         """
-        listener = SecureChannelListener(
-            self.identity,
-            static_private=self.static_private,
-            authorized=authorized,
-            handshake_timeout=handshake_timeout,
-            keepalive_interval=self.keepalive_interval,
-            keepalive_timeout=self.keepalive_timeout,
-        )
+        settings = replace(self.settings, handshake_timeout=handshake_timeout)
+        listener = SecureChannelListener(settings, authorized=authorized)
         await self.node.start_actor(listener, local(_local_value(address)))
         return listener.info()
 

@@ -29,10 +29,16 @@ class NonceExhaustedError(NonceError):
 
 
 class DropReason(enum.StrEnum):
-    """Why a ciphertext or transport frame was refused (`DecryptionError.reason`)."""
+    """Why a ciphertext, a transport frame or a channel message was refused
+    (`DecryptionError.reason`, `MessageDropped.reason`)."""
 
     MALFORMED = "malformed"
-    """Too short to hold a counter and a tag, or carries a counter that is never valid."""
+    """Undecodable, too short to hold a counter and a tag, or carries a counter that is never
+    valid."""
+    UNEXPECTED = "unexpected"
+    """A channel message this end does not expect now: out of order or repeated."""
+    CLOSED = "closed"
+    """A channel message that arrived after the channel ended (closed or failed)."""
     TAMPERED = "tampered"
     """Failed authentication: modified in transit, truncated, or not from this channel."""
     REPLAYED = "replayed"

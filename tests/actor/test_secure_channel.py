@@ -257,17 +257,17 @@ async def _tamper_and_replay(caplog: pytest.LogCaptureFixture) -> None:
 
         tamper["armed"] = True
         await a.send(channel_route(info, "uppercase"), b"tampered")
-        await wait_until(lambda: responder.frames_dropped == 1)
+        await wait_until(lambda: responder.machine.frames_dropped == 1)
         assert any("dropped a frame (tampered)" in r.getMessage() for r in caplog.records)
 
         reply = await a.request(channel_route(info, "uppercase"), b"still here", timeout=5)
         assert reply.payload == b"STILL HERE"
 
         # Replaying a genuine frame: refused, and nothing reaches the service twice.
-        received = responder.frames_received
+        received = responder.machine.frames_received
         await b.router.send(captured[-1])
-        await wait_until(lambda: responder.frames_dropped == 2)
-        assert responder.frames_received == received
+        await wait_until(lambda: responder.machine.frames_dropped == 2)
+        assert responder.machine.frames_received == received
         assert any("dropped a frame (replayed)" in r.getMessage() for r in caplog.records)
         reply = await a.request(channel_route(info, "uppercase"), b"and here", timeout=5)
         assert reply.payload == b"AND HERE"

@@ -36,7 +36,7 @@ async def test_an_idle_channel_stays_up_on_heartbeats(autojump_clock: trio.abc.C
             info = await near.create(topology.route("n1", "n3", "api", via_hop=True))
             [initiator] = channel_workers(n1)
             [responder] = channel_workers(n3)
-            sent = initiator.frames_sent, responder.frames_sent
+            sent = initiator.machine.frames_sent, responder.machine.frames_sent
 
             await trio.sleep(100 * INTERVAL)
 
@@ -44,11 +44,11 @@ async def test_an_idle_channel_stays_up_on_heartbeats(autojump_clock: trio.abc.C
             assert not responder.stopped.is_set()
             # About one heartbeat per interval each way, and each one was received
             for worker, before in ((initiator, sent[0]), (responder, sent[1])):
-                assert 90 <= worker.frames_sent - before <= 101
-                assert worker.frames_dropped == 0
+                assert 90 <= worker.machine.frames_sent - before <= 101
+                assert worker.machine.frames_dropped == 0
             # (but the one still on its way)
-            assert initiator.frames_received >= responder.frames_sent - 1
-            assert responder.frames_received >= initiator.frames_sent - 1
+            assert initiator.machine.frames_received >= responder.machine.frames_sent - 1
+            assert responder.machine.frames_received >= initiator.machine.frames_sent - 1
             # No heartbeat went on past the channel end: nothing left it on the plaintext side.
             assert not [m for m in routed_on_far if responder.plaintext_address in m.return_route]
             reply = await n1.request(channel_route(info, "echo"), b"still here", timeout=5)
