@@ -374,8 +374,7 @@ class SecureChannels:
 
     def listeners(self) -> builtins.list[SecureChannelListenerInfo]:
         """Every listener on the node."""
-        found = [self.node.actor_at(local(w.address)) for w in self.node.workers()]
-        return [a.info() for a in found if isinstance(a, SecureChannelListener)]
+        return [listener.info() for listener in self.node.actors_of(SecureChannelListener)]
 
     def delete_listener(self, address: str) -> bool:
         """Stop the listener at `address`; channels it accepted stay open. False if none."""
@@ -416,8 +415,7 @@ class SecureChannels:
             )
 
     def _workers(self) -> builtins.list[SecureChannelWorker]:
-        found = [self.node.actor_at(local(w.address)) for w in self.node.workers()]
-        return [a for a in found if isinstance(a, SecureChannelWorker)]
+        return self.node.actors_of(SecureChannelWorker)
 
     def _worker(self, address: str | Address) -> SecureChannelWorker | None:
         value = _local_value(address)

@@ -136,15 +136,8 @@ class ChannelDecryptor:
     Accepts each counter at most once, in any order within `REPLAY_WINDOW` of the newest frame
     accepted so far. A refused frame leaves the decryptor unchanged.
 
-    Args:
-        cipher_state: The receiving `CipherState` from `HandshakeState.split`, unused; the
-            decryptor becomes its only user.
-        rekey_interval: Frames per key; must match the peer's encryptor. Leave the default
-            outside tests.
-
-    Raises:
-        ValueError: The cipher state has no key or was already used, or the interval is smaller
-            than the replay window.
+    Takes the receiving `CipherState` of `HandshakeState.split` (and the same `rekey_interval`
+    as the peer's encryptor), as `ChannelEncryptor` takes the sending one; raises as it does.
     """
 
     __slots__ = ("_bitmap", "_current", "_epoch", "_highest", "_previous", "_rekey_interval")

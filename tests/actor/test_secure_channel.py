@@ -63,8 +63,7 @@ async def wait_until(condition: Callable[[], bool]) -> None:
 
 
 def channel_workers(node: Node) -> list[SecureChannelWorker]:
-    found = [node.actor_at(w.address) for w in node.workers()]
-    return [a for a in found if isinstance(a, SecureChannelWorker)]
+    return node.actors_of(SecureChannelWorker)
 
 
 @asynccontextmanager
