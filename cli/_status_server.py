@@ -36,8 +36,10 @@ class NodeStatistics(msgspec.Struct, frozen=True):
     """A snapshot of what `/metrics` reports for one node."""
 
     portals_open: int = 0
-    portal_bytes_in: int = 0
-    portal_bytes_out: int = 0
+    portal_bytes_in: int | None = None
+    """Bytes read from TCP sockets into portals; `None` leaves the metric out."""
+    portal_bytes_out: int | None = None
+    """Bytes written by portals to TCP sockets; `None` leaves the metric out."""
     relays_hosted: int = 0
     relays_registered: int = 0
     secure_channels: int = 0
@@ -69,18 +71,20 @@ class _NodeCollector(Collector):
         yield _gauge(
             "ockam_portals_open", "TCP portals open (inlet and outlet sides)", node, s.portals_open
         )
-        yield _counter(
-            "ockam_portal_bytes_in",
-            "Bytes read from TCP sockets into portals",
-            node,
-            s.portal_bytes_in,
-        )
-        yield _counter(
-            "ockam_portal_bytes_out",
-            "Bytes written by portals to TCP sockets",
-            node,
-            s.portal_bytes_out,
-        )
+        if s.portal_bytes_in is not None:
+            yield _counter(
+                "ockam_portal_bytes_in",
+                "Bytes read from TCP sockets into portals",
+                node,
+                s.portal_bytes_in,
+            )
+        if s.portal_bytes_out is not None:
+            yield _counter(
+                "ockam_portal_bytes_out",
+                "Bytes written by portals to TCP sockets",
+                node,
+                s.portal_bytes_out,
+            )
         relays = GaugeMetricFamily("ockam_relays", "Relays, by role", labels=["node", "role"])
         relays.add_metric([self._node, "hosted"], s.relays_hosted)
         relays.add_metric([self._node, "registered"], s.relays_registered)

@@ -168,6 +168,22 @@ async def test_a_failing_callable_is_a_500_and_the_server_goes_on(
     assert "the node is gone" in caplog.text
 
 
+async def test_metrics_without_a_source_are_left_out() -> None:
+    async def few() -> NodeStatistics:
+        return NodeStatistics(portals_open=1)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = StatusServer(node="n1", show=show, statistics=few)
+            host, port = await nursery.start(server.run)
+            status, body = await curl(f"http://{host}:{port}/metrics")
+            nursery.cancel_scope.cancel()
+    assert status == 200
+    names = {family.name for family in text_string_to_metric_families(body.decode())}
+    assert "ockam_portals_open" in names
+    assert "ockam_portal_bytes_in" not in names
+
+
 def test_a_bad_port_is_refused() -> None:
     with pytest.raises(ValueError, match="65536"):
         StatusServer(node="n1", show=show, statistics=statistics, port=65536)
