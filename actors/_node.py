@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Self, TypeVar, cast
 
 import msgspec
 import trio
@@ -16,19 +16,20 @@ from ._errors import NodeStopped, RequestTimeout
 from ._mailbox import Mailbox
 from ._message import LocalMessage
 from ._registry import Registry, Running
-from ._router import Router
+from ._router import Router, Transport
 from ._supervisor import PERMANENT, Escalation, RestartPolicy, supervise
+from .services import start_service
 
 DEFAULT_SERVICES = ("echo", "uppercase", "forwarding_service")
 """Services every node starts with."""
-
-if TYPE_CHECKING:
-    from transports import TcpTransport, WebSocketTransport
 
 log = logging.getLogger("ockam.node")
 
 AddressLike = Address | str
 A = TypeVar("A", bound=Actor)
+
+TransportFactory = Callable[["Node"], Transport]
+"""Makes a transport for a node: what `open_node(transports=...)` takes."""
 
 
 def _as_address(address: AddressLike) -> Address:
@@ -61,8 +62,6 @@ class Node:
         self._registry = Registry()
         self._stopping = False
         self._on_escalation: list[Callable[[Escalation], Any]] = []
-        self.tcp: TcpTransport | None = None
-        self.ws: WebSocketTransport | None = None
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -77,13 +76,17 @@ class Node:
         aliases: Iterable[AddressLike] = (),
         policy: RestartPolicy = PERMANENT,
         service: bool = False,
+        reaches: Iterable[Address] = (),
     ) -> Context:
         """Register `actor` at `address` (a fresh random one when None) and start it supervised.
 
         `aliases` are further addresses it answers at; `service` marks it as one of the node's
-        services (`WorkerInfo.service`). Returns once the actor reported ready. Raises
-        `AddressInUse` when an address is taken, and whatever the actor raised if it failed
-        before it was ready.
+        services (`WorkerInfo.service`). `reaches` are non-local addresses it carries messages
+        to (an outgoing connection reaches `1#host:port`): `actor_at` finds it by them (the
+        first actor to reach an address keeps it), the router delivers nothing to them.
+
+        Returns once the actor reported ready. Raises `AddressInUse` when an address is taken,
+        and whatever the actor raised if it failed before it was ready.
         """
         if self._stopping:
             raise NodeStopped(f"node {self.name} is shutting down")
@@ -92,7 +95,8 @@ class Node:
         mailbox = actor.make_mailbox()
         ctx = Context(self, addresses, mailbox)
         self.router.register(addresses, mailbox)
-        running = Running(actor, ctx, service=service)
+        actor.ctx = ctx  # before it is registered: whoever finds it may use its context
+        running = Running(actor, ctx, service=service, reaches=tuple(reaches))
         self._registry.add(running)
         try:
             await self._nursery.start(self._run_actor, running, ctx, policy)
@@ -162,7 +166,7 @@ class Node:
         return stopped
 
     def actor_at(self, address: AddressLike) -> Actor | None:
-        """The actor registered at `address` (primary or alias), if any."""
+        """The actor registered at `address` (primary, alias, or one it reaches), if any."""
         running = self._registry.at(_as_address(address))
         return None if running is None else running.actor
 
@@ -217,44 +221,50 @@ class Node:
         self._stopping = True
         self._nursery.cancel_scope.cancel()
 
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        name: str = "node",
+        *,
+        services: Sequence[str] = DEFAULT_SERVICES,
+        transports: Sequence[TransportFactory] = (),
+    ) -> AsyncIterator[Self]:
+        """Run a node of this class for the duration of the `async with` block (see
+        `open_node`); a subclass that wires its own transports in `__init__` opens with it."""
+        try:
+            async with trio.open_nursery() as nursery:
+                node = cls(name, nursery)
+                try:
+                    for factory in transports:
+                        node.router.register_transport(factory(node))
+                    for service in services:
+                        await start_service(node, service)
+                    yield node
+                finally:
+                    node.shutdown()
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
 
-@asynccontextmanager
-async def open_node(
+
+def open_node(
     name: str = "node",
     *,
     services: Sequence[str] = DEFAULT_SERVICES,
-    transports: bool = True,
-) -> AsyncIterator[Node]:
+    transports: Sequence[TransportFactory] = (),
+) -> AbstractAsyncContextManager[Node]:
     """Run a node for the duration of the `async with` block.
 
     Args:
         name: the node's name, used in logs.
-        services: built-in services to start (see `actors.BUILTIN_SERVICES`).
-        transports: start the TCP and WebSocket transports (`node.tcp`, `node.ws`).
+        services: built-in or plugin services to start (see `actors.BUILTIN_SERVICES`).
+        transports: factories of the transports that resolve non-local addresses, each
+            called with the node. `transports.open_node` runs a node with the TCP and
+            WebSocket transports.
 
     Leaving the block cancels every actor and closes every socket the node opened.
     """
-    try:
-        async with trio.open_nursery() as nursery:
-            node = Node(name, nursery)
-            try:
-                if transports:
-                    # transports/ builds on actors/, so it is imported only when a node starts.
-                    from transports import TcpTransport, WebSocketTransport
-
-                    node.tcp = TcpTransport(node)
-                    node.ws = WebSocketTransport(node)
-                    node.router.register_transport(node.tcp)
-                    node.router.register_transport(node.ws)
-                from ._services import start_service
-
-                for service in services:
-                    await start_service(node, service)
-                yield node
-            finally:
-                node.shutdown()
-    except BaseExceptionGroup as group:
-        raise unwrap_group(group) from None
+    return Node.open(name, services=services, transports=transports)
 
 
 def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -11,15 +11,19 @@ from ._address import Address
 class Running:
     """One registered actor: what the registry's indexes point to.
 
-    `scope` stops it, `stopped` is set when its task has ended.
+    `reaches` are the non-local addresses it carries messages to; `scope` stops it, `stopped`
+    is set when its task has ended.
     """
 
-    __slots__ = ("actor", "addresses", "mailbox", "scope", "service", "stopped")
+    __slots__ = ("actor", "addresses", "mailbox", "reaches", "scope", "service", "stopped")
 
-    def __init__(self, actor: Actor, ctx: Context, *, service: bool) -> None:
+    def __init__(
+        self, actor: Actor, ctx: Context, *, service: bool, reaches: tuple[Address, ...] = ()
+    ) -> None:
         self.actor = actor
         self.addresses = ctx.addresses
         self.mailbox = ctx.mailbox
+        self.reaches = reaches
         self.service = service
         self.scope = trio.CancelScope()
         self.stopped = trio.Event()
@@ -40,15 +44,18 @@ class Registry:
         self._by_type: dict[type[Actor], dict[Running, None]] = {}
 
     def add(self, running: Running) -> None:
-        """Index `running` under each of its addresses and classes."""
+        """Index `running` under each of its addresses and classes, and under each address it
+        reaches that no other actor reaches yet."""
         for address in running.addresses:
             self._by_address[address] = running
+        for address in running.reaches:
+            self._by_address.setdefault(address, running)
         for cls in _actor_classes(type(running.actor)):
             self._by_type.setdefault(cls, {})[running] = None
 
     def remove(self, running: Running) -> None:
         """Forget `running`; its addresses are left alone when another actor took them since."""
-        for address in running.addresses:
+        for address in (*running.addresses, *running.reaches):
             if self._by_address.get(address) is running:
                 del self._by_address[address]
         for cls in _actor_classes(type(running.actor)):
@@ -59,7 +66,7 @@ class Registry:
                     del self._by_type[cls]
 
     def at(self, address: Address) -> Running | None:
-        """The actor registered at `address` (primary or alias)."""
+        """The actor registered at `address` (primary, alias, or an address it reaches)."""
         return self._by_address.get(address)
 
     def of(self, cls: type[Actor]) -> list[Running]:

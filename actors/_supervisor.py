@@ -67,7 +67,6 @@ async def supervise(
     A crash before the actor reported ready is raised to whoever started it. Past the restart
     limit the actor stops and `escalate` receives an `Escalation`; the node carries on.
     """
-    actor.ctx = ctx
     status = _Status(task_status)
     crashes: deque[float] = deque()
     restarts = 0

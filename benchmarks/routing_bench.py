@@ -26,7 +26,7 @@ from functools import partial
 import msgspec
 import trio
 
-from actors import open_topology
+from transports.testing import open_topology
 
 WARM_UP = 0.5
 """Seconds of round trips before each measurement, not counted."""

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from actors import RelayInfo, WorkerInfo, check_relay_name, open_node
+from actors import RelayInfo, WorkerInfo, check_relay_name
 from secure import Identity, SecureChannels, resolve_secure_route
+from transports import open_node
 
 from ._app import (
     DEFAULT,

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 import trio
 
-from actors import Node, OckamError, RelayClient, Route
+from actors import OckamError, RelayClient, Route
 from portals import Portals
 from secure import SecureChannels, resolve_secure_route
+from transports import NetworkNode
 
 from ._control import ControlError, Request
 
@@ -45,7 +46,7 @@ class NotFound(OckamError):
 class NodeController:
     """A node's state as the control API sees it: the node, its portals and its relays."""
 
-    def __init__(self, node: Node, *, pid: int, listener: str) -> None:
+    def __init__(self, node: NetworkNode, *, pid: int, listener: str) -> None:
         self.node = node
         self.pid = pid
         self.listener = listener

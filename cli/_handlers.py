@@ -98,13 +98,12 @@ async def _workers(c: NodeController, _: ListWorkers) -> list[Any]:
 
 
 def _transports(c: NodeController) -> list[StreamTransport]:
-    return [t for t in (c.node.tcp, c.node.ws) if t is not None]
+    return [c.node.tcp, c.node.ws]
 
 
 @handles(CreateListener)
 async def _listen(c: NodeController, r: CreateListener) -> Any:
     transport = c.node.ws if r.ws else c.node.tcp
-    assert transport is not None
     return await transport.listen(r.address)
 
 
@@ -122,7 +121,6 @@ async def _delete_listener(c: NodeController, r: DeleteListener) -> Empty:
 
 @handles(CreateConnection)
 async def _connect(c: NodeController, r: CreateConnection) -> Any:
-    assert c.node.tcp is not None
     with trio.move_on_after(CONNECT_TIMEOUT):
         return await c.node.tcp.connect(r.address)
     raise TransportError(

@@ -14,7 +14,8 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors import Actor, LocalMessage, OckamError, open_node, unwrap_group
+from actors import Actor, LocalMessage, OckamError, unwrap_group
+from transports import open_node
 
 from . import _handlers as _handlers
 from ._control import ControlError, Reply, Request, decode_request, encode, read_frame, write_frame
@@ -139,7 +140,6 @@ async def serve_node(
     """Run node `name` in this process until SIGTERM, SIGINT or a `Shutdown` request."""
     _raise_descriptor_limit()
     async with open_node(name) as node:
-        assert node.tcp is not None
         bound = await node.tcp.listen(listener)
         controller = NodeController(node, pid=os.getpid(), listener=bound.address)
         controller.identity_name = identity or ""

@@ -10,6 +10,8 @@ from ._codec import encode_message_into as encode_message_into
 from ._connection import ConnectionInfo as ConnectionInfo
 from ._connection import ConnectionWorker as ConnectionWorker
 from ._connection import frame_batch as frame_batch
+from ._node import NetworkNode as NetworkNode
+from ._node import open_node as open_node
 from ._poller import SocketPoller as SocketPoller
 from ._raw import duplicate_socket as duplicate_socket
 from ._raw import raw_receiver as raw_receiver

@@ -93,7 +93,6 @@ class ConnectionWorker(Actor):
         peer: str,
         stream: trio.abc.Stream | None = None,
         opener: Opener | None = None,
-        on_close: Callable[[ConnectionWorker], None] | None = None,
     ) -> None:
         if (stream is None) == (opener is None):
             raise ValueError("give a ConnectionWorker exactly one of stream= or opener=")
@@ -102,7 +101,6 @@ class ConnectionWorker(Actor):
         self.peer = peer
         self._stream = stream
         self._opener = opener
-        self.on_close = on_close
         self._io: StreamIO | None = None  # set while the connection is open
         self._out = bytearray((PROTOCOL_VERSION,))
         self._holding = False  # the mailbox loop took a message and has not framed it yet
@@ -138,8 +136,6 @@ class ConnectionWorker(Actor):
             elif self._stream is not None:
                 await StreamIO(self._stream).aclose()
             self.closed.set()
-            if self.on_close is not None:
-                self.on_close(self)
 
     async def _open(self, nursery: trio.Nursery) -> StreamIO:
         """The stream, opened if need be, with this side's version byte sent."""

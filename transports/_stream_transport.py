@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import msgspec
 import trio
 
-from actors import TEMPORARY, Actor, Address, TransportError, random_address
+from actors import LOCAL, TEMPORARY, Actor, Address, TransportError
 
 from ._connection import ConnectionInfo, ConnectionWorker
 
@@ -50,18 +50,21 @@ class Listener(Actor):
 
 
 class StreamTransport(ABC):
-    """Connections of one transport type on one node, each a `ConnectionWorker` actor."""
+    """Connections of one transport type on one node, each a `ConnectionWorker` actor.
+
+    The node's registry is the only table: connections and listeners are the node's actors of
+    this transport, and the outgoing connection to `host:port` is registered as reaching
+    `Address(transport_type, "host:port")`, so resolving a route is one lookup.
+    """
 
     transport_type: ClassVar[int]
     name: ClassVar[str]
+    listener_type: ClassVar[type[Listener]]
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._connections: dict[Address, ConnectionWorker] = {}
-        self._outgoing: dict[str, Address] = {}
+        # One connection attempt at a time per peer, so concurrent senders share it.
         self._connecting: dict[str, trio.Lock] = {}
-        self._resolved: dict[Address, Address] = {}
-        self._listeners: dict[Address, Listener] = {}  # route address -> connection worker
 
     @abstractmethod
     def _worker_for(self, peer: str) -> ConnectionWorker:
@@ -79,25 +82,22 @@ class StreamTransport(ABC):
         """
         host, port = split_host_port(address)
         listener = self._listener_for(host, port)
-        worker = random_address()
-        self._listeners[worker] = listener
-        try:
-            await self.node.start_actor(listener, worker)
-        except BaseException:
-            del self._listeners[worker]
-            raise
+        await self.node.start_actor(listener)
         return listener.info()
 
     def listeners(self) -> list[ListenerInfo]:
         """Every running listener."""
-        return [listener.info() for listener in self._listeners.values() if listener.bound]
+        return [
+            listener.info()
+            for listener in self.node.actors_of(self.listener_type)
+            if listener.bound
+        ]
 
     def stop_listener(self, worker: str) -> bool:
         """Stop the listener whose worker address (hex) or bound address is `worker`."""
-        for address, listener in list(self._listeners.items()):
-            if worker in (address.value, listener.bound):
-                del self._listeners[address]
-                return self.node.stop_actor(address)
+        for listener in self.node.actors_of(self.listener_type):
+            if worker in (listener.ctx.address.value, listener.bound):
+                return self.node.stop_actor(listener.ctx.address)
         return False
 
     async def connect(self, address: str) -> ConnectionInfo:
@@ -107,10 +107,7 @@ class StreamTransport(ABC):
             TransportError: the address is malformed or nobody accepts connections there.
         """
         host, port = split_host_port(address)
-        peer = f"{host}:{port}"
-        info = await self._start_connection(self._worker_for(peer))
-        self._outgoing.setdefault(peer, Address(0, info.worker))
-        return info
+        return await self._start_connection(self._worker_for(f"{host}:{port}"))
 
     async def attach(
         self, stream: trio.abc.Stream, *, peer: str, mode: Literal["outgoing", "incoming"]
@@ -126,59 +123,53 @@ class StreamTransport(ABC):
         if mode not in ("outgoing", "incoming"):
             raise ValueError(f"mode must be 'outgoing' or 'incoming', not {mode!r}")
         worker = ConnectionWorker(transport=self.name, mode=mode, peer=peer, stream=stream)
-        return await self._start_connection(worker)
+        await self.node.start_actor(worker, policy=TEMPORARY)
+        return worker.info()
 
     async def resolve(self, address: Address) -> Address:
         """The worker of the outgoing connection to `address`, opened if there is none."""
-        known = self._resolved.get(address)
-        if known is not None:
-            return known
+        found = self.node.actor_at(address)
+        if found is not None:
+            return found.ctx.address
         host, port = split_host_port(address.value)
-        peer = f"{host}:{port}"
-        existing = self._outgoing.get(peer)
-        if existing is None:
-            async with self._connecting.setdefault(peer, trio.Lock()):
-                existing = self._outgoing.get(peer)
-                if existing is None:
-                    info = await self._start_connection(self._worker_for(peer))
-                    existing = self._outgoing[peer] = Address(0, info.worker)
-        self._resolved[address] = existing
-        return existing
+        peer = Address(self.transport_type, f"{host}:{port}")
+        lock = self._connecting.setdefault(peer.value, trio.Lock())
+        try:
+            async with lock:
+                found = self.node.actor_at(peer)
+                if found is None:
+                    info = await self._start_connection(self._worker_for(peer.value))
+                    return Address(LOCAL, info.worker)
+                return found.ctx.address
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                del self._connecting[peer.value]
 
     async def _start_connection(self, worker: ConnectionWorker) -> ConnectionInfo:
-        address = random_address()
-        worker.on_close = self._forget
-        self._connections[address] = worker
-        try:
-            await self.node.start_actor(worker, address, policy=TEMPORARY)
-        except BaseException:
-            self._connections.pop(address, None)
-            raise
+        """Start `worker`. An outgoing one becomes the connection that routes to its peer take,
+        unless another outgoing connection to that peer already is."""
+        reaches = [Address(self.transport_type, worker.peer)] if worker.mode == "outgoing" else []
+        await self.node.start_actor(worker, policy=TEMPORARY, reaches=reaches)
         return worker.info()
 
-    def _forget(self, worker: ConnectionWorker) -> None:
-        for address, known in list(self._connections.items()):
-            if known is worker:
-                for route_address, resolved in list(self._resolved.items()):
-                    if resolved == address:
-                        del self._resolved[route_address]
-                del self._connections[address]
-                if self._outgoing.get(worker.peer) == address:
-                    del self._outgoing[worker.peer]
+    def _workers(self) -> list[ConnectionWorker]:
+        return [w for w in self.node.actors_of(ConnectionWorker) if w.transport == self.name]
 
     def connections(self) -> list[ConnectionInfo]:
         """Every open connection."""
-        return [w.info() for w in self._connections.values() if not w.closed.is_set()]
+        return [w.info() for w in self._workers() if not w.closed.is_set()]
 
     def connection(self, worker: str) -> ConnectionInfo | None:
         """The connection whose worker address (hex, `0#hex` or `/worker/hex`) is `worker`."""
         key = worker.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
-        found = self._connections.get(Address(0, key))
-        return None if found is None or found.closed.is_set() else found.info()
+        found = self.node.actor_at(Address(LOCAL, key))
+        if not isinstance(found, ConnectionWorker) or found.transport != self.name:
+            return None
+        return None if found.closed.is_set() else found.info()
 
     def disconnect(self, worker: str) -> bool:
         """Close the connection whose worker address is `worker`; False when there is none."""
         info = self.connection(worker)
         if info is None:
             return False
-        return self.node.stop_actor(Address(0, info.worker))
+        return self.node.stop_actor(Address(LOCAL, info.worker))

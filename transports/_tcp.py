@@ -87,6 +87,7 @@ class TcpTransport(StreamTransport):
 
     transport_type = TCP
     name = "tcp"
+    listener_type = TcpListener
 
     def _listener_for(self, host: str, port: int) -> TcpListener:
         return TcpListener(self, host, port)

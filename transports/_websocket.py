@@ -122,6 +122,7 @@ class WebSocketTransport(StreamTransport):
 
     transport_type = WS
     name = "ws"
+    listener_type = WebSocketListener
 
     def _listener_for(self, host: str, port: int) -> WebSocketListener:
         return WebSocketListener(self, host, port)

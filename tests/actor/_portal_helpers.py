@@ -14,8 +14,9 @@ from pathlib import Path
 import trio
 
 import actors
-from actors import TCP, Address, Node, Route, local
+from actors import TCP, Address, Route, local
 from portals import InletInfo, OutletInfo, Portals, PortalWorker
+from transports import NetworkNode, open_node
 
 Handler = Callable[[trio.SocketStream], Awaitable[None]]
 
@@ -23,7 +24,7 @@ Handler = Callable[[trio.SocketStream], Awaitable[None]]
 class Setup:
     """Nodes with their portal managers; `n1` holds the inlets, the last node the outlets."""
 
-    def __init__(self, nodes: list[Node], route_to_outlet_node: Route, target: str) -> None:
+    def __init__(self, nodes: list[NetworkNode], route_to_outlet_node: Route, target: str) -> None:
         self.nodes = nodes
         self.inlet_node = nodes[0]
         self.outlet_node = nodes[-1]
@@ -79,13 +80,10 @@ async def open_setup(handler: Handler, *, topology: str = "direct") -> AsyncIter
     async with trio.open_nursery() as nursery:
         target = await serve(nursery, handler)
         async with (
-            actors.open_node("n1") as n1,
-            actors.open_node("n2") as n2,
-            actors.open_node("n3") as n3,
+            open_node("n1") as n1,
+            open_node("n2") as n2,
+            open_node("n3") as n3,
         ):
-            assert n1.tcp is not None
-            assert n2.tcp is not None
-            assert n3.tcp is not None
             to_n2 = Address(TCP, (await n2.tcp.listen()).address)
             if topology == "local":
                 setup = Setup([n1], Route(), target)
@@ -102,8 +100,8 @@ async def open_setup(handler: Handler, *, topology: str = "direct") -> AsyncIter
         nursery.cancel_scope.cancel()
 
 
-def portal_workers(node: Node) -> list[str]:
-    return [w.address for w in node.workers() if isinstance(node.actor_at(w.address), PortalWorker)]
+def portal_workers(node: actors.Node) -> list[str]:
+    return sorted(worker.ctx.address.value for worker in node.actors_of(PortalWorker))
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:

@@ -21,14 +21,16 @@ import trio_websocket
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from actors import LocalMessage, Node, Route, open_node, route
+from actors import LocalMessage, Route, route
 from transports import (
     MAX_FRAME_SIZE,
+    NetworkNode,
     ProtocolError,
     StreamTransport,
     WireDecoder,
     decode_body,
     encode_message,
+    open_node,
     split_host_port,
 )
 
@@ -47,7 +49,12 @@ class _Served:
     """A node listening on loopback TCP (or WebSocket), and a well-behaved node connected to it."""
 
     def __init__(
-        self, server: Node, good: Node, accepting: StreamTransport, address: str, good_route: Route
+        self,
+        server: NetworkNode,
+        good: NetworkNode,
+        accepting: StreamTransport,
+        address: str,
+        good_route: Route,
     ) -> None:
         self.server = server
         self.good = good
@@ -72,10 +79,6 @@ async def _serve(kind: Literal["tcp", "ws"] = "tcp") -> AsyncIterator[_Served]:
         open_node("server", services=("uppercase",)) as server,
         open_node("good", services=()) as good,
     ):
-        assert server.tcp is not None
-        assert server.ws is not None
-        assert good.tcp is not None
-        assert good.ws is not None
         if kind == "ws":
             listener = await server.ws.listen("127.0.0.1:0")
             info = await good.ws.connect(listener.address)
@@ -222,8 +225,6 @@ async def test_peers_that_reset_at_once_leave_the_listener_serving_on_its_port(
     with trio.fail_after(10):
         async with _serve(kind) as served:
             server = served.server
-            assert server.tcp is not None
-            assert server.ws is not None
             listeners = server.ws.listeners() if kind == "ws" else server.tcp.listeners()
             for _ in range(20):
                 sock = socket.socket()

@@ -11,11 +11,11 @@ from actors import (
     available_plugins,
     load_plugin,
     open_node,
-    open_topology,
     route,
     start_service,
 )
 from actors._example_plugin import Reverse
+from transports.testing import open_topology
 
 
 def test_the_example_plugin_is_registered() -> None:
@@ -25,7 +25,7 @@ def test_the_example_plugin_is_registered() -> None:
 
 async def test_start_the_reverse_plugin_and_ask_it(autojump_clock: trio.abc.Clock) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             ctx = await start_service(node, "reverse")
             assert ctx.address.value == "reverse"
             assert isinstance(node.actor_at("reverse"), Reverse)
@@ -35,7 +35,7 @@ async def test_start_the_reverse_plugin_and_ask_it(autojump_clock: trio.abc.Cloc
 
 async def test_a_plugin_at_another_address(autojump_clock: trio.abc.Clock) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             await start_service(node, "reverse", address="backwards")
             reply = await node.request(route("backwards"), b"abc", timeout=5)
             assert reply.payload == b"cba"
@@ -52,7 +52,7 @@ async def test_a_plugin_reached_through_a_topology(autojump_clock: trio.abc.Cloc
 
 async def test_an_unknown_plugin_is_a_clear_error(autojump_clock: trio.abc.Clock) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             with pytest.raises(
                 PluginError, match=r"no service or plugin named 'nope' \(plugins: .*reverse"
             ):

@@ -30,7 +30,7 @@ class Other(Actor):
 
 async def test_every_address_of_an_actor_finds_it_and_stopping_frees_them_all() -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             actor = Base()
             await node.start_actor(actor, "main", aliases=["alias1", local("alias2")])
             for address in ("main", "alias1", local("alias2")):
@@ -51,7 +51,7 @@ async def test_every_address_of_an_actor_finds_it_and_stopping_frees_them_all() 
 
 async def test_an_address_freed_by_a_stop_can_be_taken_at_once() -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             old, new = Base(), Other()
             await node.start_actor(old, "x")
             old_stopped = node.monitor("x")
@@ -68,7 +68,7 @@ async def test_an_address_freed_by_a_stop_can_be_taken_at_once() -> None:
 
 async def test_actors_of_a_class_includes_subclasses_in_start_order() -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             first, second, third, other = Derived(), Base(), Derived(), Other()
             for actor in (first, second, other, third):
                 await node.start_actor(actor)
@@ -87,7 +87,7 @@ async def test_a_restarted_actor_stays_registered_in_its_place(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             before, other, after = Base(), Other(), Base()
             for actor, name in ((before, "before"), (other, "other"), (after, "after")):
                 await node.start_actor(actor, name)
@@ -102,7 +102,7 @@ async def test_a_restarted_actor_stays_registered_in_its_place(
 
 async def test_services_are_flagged_in_the_worker_list() -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=("echo", "uppercase"), transports=False) as node:
+        async with open_node("n1", services=("echo", "uppercase")) as node:
             await node.start_actor(Base(), "plain")
             await node.start_actor(Uppercase(), "flagged", service=True)
 
@@ -118,7 +118,7 @@ async def test_an_actor_that_fails_to_start_leaves_no_trace() -> None:
             raise RuntimeError("no")
 
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             with pytest.raises(RuntimeError, match="no"):
                 await node.start_actor(FailsToStart(), "bad", aliases=["worse"])
             assert node.actor_at("bad") is None

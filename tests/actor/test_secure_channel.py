@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 
-from actors import LocalMessage, Node, Route, open_node, route, start_relay
+from actors import LocalMessage, Node, Route, route, start_relay
 from secure import (
     Identity,
     SecureChannelError,
@@ -20,6 +20,7 @@ from secure import (
     create_secure_channel,
     resolve_secure_route,
 )
+from transports import NetworkNode, TcpTransport, open_node
 
 Send = Callable[[LocalMessage], Awaitable[bool]]
 
@@ -66,6 +67,12 @@ def channel_workers(node: Node) -> list[SecureChannelWorker]:
     return node.actors_of(SecureChannelWorker)
 
 
+def tcp_of(channels: SecureChannels) -> TcpTransport:
+    """The TCP transport of the node `channels` runs on (`two_nodes` opens network nodes)."""
+    assert isinstance(channels.node, NetworkNode)
+    return channels.node.tcp
+
+
 @asynccontextmanager
 async def two_nodes() -> AsyncIterator[tuple[SecureChannels, SecureChannels, Route]]:
     """Nodes `a` and `b`, each with an identity and a listener at `api`; the route from a to
@@ -74,7 +81,6 @@ async def two_nodes() -> AsyncIterator[tuple[SecureChannels, SecureChannels, Rou
         alice, bob = SecureChannels(a, Identity.generate()), SecureChannels(b, Identity.generate())
         await alice.create_listener("api")
         await bob.create_listener("api")
-        assert b.tcp is not None
         listener = await b.tcp.listen()
         yield alice, bob, tcp_route(listener.address, "api")
 
@@ -137,7 +143,6 @@ async def test_a_relay_in_the_middle_sees_only_ciphertext() -> None:
             open_node("blue") as blue,
         ):
             crossing_green = spy_on(green)
-            assert green.tcp is not None
             relay_listener = await green.tcp.listen()
             to_green = tcp_route(relay_listener.address)
             blue_channels = SecureChannels(blue, Identity.generate())
@@ -193,8 +198,7 @@ async def test_listener_refuses_an_initiator_it_does_not_authorize(
     caplog.set_level(logging.INFO, logger="ockam.secure")
     with trio.fail_after(10):
         async with two_nodes() as (alice, bob, _):
-            assert bob.node.tcp is not None
-            [listener] = bob.node.tcp.listeners()
+            [listener] = tcp_of(bob).listeners()
             picky = await bob.create_listener("picky", authorized=[Identity.generate().identifier])
             assert picky.address == "/service/picky"
 
@@ -247,7 +251,6 @@ async def _tamper_and_replay(caplog: pytest.LogCaptureFixture) -> None:
 
         spy_on(b, intercept=intercept)
         await bob.create_listener("api")
-        assert b.tcp is not None
         listener = await b.tcp.listen()
         alice = SecureChannels(a, Identity.generate())
         info = await alice.create(tcp_route(listener.address, "api"))
@@ -297,10 +300,9 @@ async def test_a_channel_stops_when_its_connection_goes_down() -> None:
     with trio.fail_after(10):
         async with two_nodes() as (alice, bob, to_bob):
             await alice.create(to_bob)
-            assert alice.node.tcp is not None
-            [connection] = alice.node.tcp.connections()
+            [connection] = tcp_of(alice).connections()
 
-            assert alice.node.tcp.disconnect(connection.worker)
+            assert tcp_of(alice).disconnect(connection.worker)
 
             await wait_until(lambda: not channel_workers(alice.node))
             await wait_until(lambda: not channel_workers(bob.node))
@@ -343,7 +345,6 @@ async def test_aclose_tells_every_other_end() -> None:
             await alice.create(to_bob)
             await alice.create(to_bob)
             assert len(channel_workers(bob.node)) == 2
-            assert alice.node.tcp is not None
 
             with trio.fail_after(2):  # promptly: the Close frames, not a timeout
                 await bob.aclose()
@@ -352,7 +353,7 @@ async def test_aclose_tells_every_other_end() -> None:
             assert not channel_workers(bob.node)
             assert bob.listeners() == []
             # The connection is still up: the other ends stopped because they were told.
-            assert alice.node.tcp.connections()
+            assert tcp_of(alice).connections()
             await bob.aclose()  # nothing left to close
 
 
@@ -361,7 +362,6 @@ async def test_a_node_that_closes_its_channels_before_stopping_ends_them_across_
     # responder's node stops, so only the responder's Close can end the initiator's end.
     with trio.fail_after(10):
         async with open_node("yellow") as yellow, open_node("green") as green:
-            assert green.tcp is not None
             to_green = tcp_route((await green.tcp.listen()).address)
             yellow_channels = SecureChannels(yellow, Identity.generate())
             async with open_node("blue") as blue:

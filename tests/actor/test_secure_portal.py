@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from actors import LocalMessage, open_node, route, start_relay
+from actors import LocalMessage, route, start_relay
 from portals import Portals
 from secure import Identity, SecureChannels
+from transports import open_node
 
 from ..transfer import MARKER, MB, data_server, download, payload, upload
 from .test_secure_channel import channel_route, spy_on, tcp_route
@@ -29,7 +30,6 @@ async def secure_portal() -> AsyncIterator[tuple[int, list[LocalMessage]]]:
         open_node("client") as client,
     ):
         crossing_relay = spy_on(relay)
-        assert relay.tcp is not None
         relay_listener = await relay.tcp.listen()
         to_relay = tcp_route(relay_listener.address)
         server_channels = SecureChannels(server, Identity.generate())

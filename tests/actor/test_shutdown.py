@@ -9,8 +9,9 @@ import sys
 import pytest
 import trio
 
-from actors import Actor, LocalMessage, open_node, open_topology, route
-from transports import split_host_port
+from actors import Actor, LocalMessage, route
+from transports import open_node, split_host_port
+from transports.testing import open_topology
 
 
 def _tasks_living() -> int:
@@ -50,7 +51,6 @@ async def test_the_port_can_be_bound_again_right_after() -> None:
     with trio.fail_after(10):
         baseline = _tasks_living()
         async with open_node("n1", services=("uppercase",)) as node:
-            assert node.tcp is not None
             listener = await node.tcp.listen("127.0.0.1:0")
             _, port = split_host_port(listener.address)
             assert port != 0
@@ -58,7 +58,6 @@ async def test_the_port_can_be_bound_again_right_after() -> None:
                 _bind_listener(port)
             # A connection that is open when the node stops.
             async with open_node("client", services=()) as client:
-                assert client.tcp is not None
                 info = await client.tcp.connect(listener.address)
                 reply = await client.request(route(info.worker, "uppercase"), b"up", timeout=5)
                 assert reply.payload == b"UP"
@@ -70,7 +69,6 @@ async def test_the_port_can_be_bound_again_right_after() -> None:
 async def test_a_connected_peer_sees_the_socket_close() -> None:
     with trio.fail_after(10):
         async with open_node("n1", services=("uppercase",)) as node:
-            assert node.tcp is not None
             listener = await node.tcp.listen("127.0.0.1:0")
             host, port = split_host_port(listener.address)
             peer = await trio.open_tcp_stream(host, port)
@@ -127,7 +125,7 @@ class Stuck(Actor):
 async def test_shutdown_stops_actors_busy_with_a_message(autojump_clock: trio.abc.Clock) -> None:
     with trio.fail_after(10):
         tasks = _tasks_living()
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             stuck = Stuck()
             await node.start_actor(stuck, "stuck")
             assert await node.send(route("stuck"), b"x")
@@ -140,13 +138,9 @@ async def test_shutdown_stops_actors_busy_with_a_message(autojump_clock: trio.ab
 async def test_when_a_peer_node_stops_this_node_closes_its_side(transport: str) -> None:
     with trio.fail_after(10):
         async with open_node("n1", services=()) as n1:
-            assert n1.tcp is not None
-            assert n1.ws is not None
             ours = n1.ws if transport == "ws" else n1.tcp
             sockets = _open_sockets()
             async with open_node("n2", services=("echo",)) as n2:
-                assert n2.tcp is not None
-                assert n2.ws is not None
                 theirs = n2.ws if transport == "ws" else n2.tcp
                 listener = await (n2.ws.listen() if transport == "ws" else n2.tcp.listen())
                 info = await ours.connect(listener.address)

@@ -9,10 +9,10 @@ import pytest
 import trio
 
 import cli._controller as controller_module
-from actors import open_node
 from cli._control import Empty, Shutdown
 from cli._controller import SHUTDOWN_HOOK_TIMEOUT, NodeController, ShutdownHook
 from cli._secure_control import close_secure_channels
+from transports import open_node
 
 
 def recording_hooks(events: list[str]) -> list[ShutdownHook]:

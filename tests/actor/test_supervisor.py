@@ -39,7 +39,7 @@ async def test_a_crashed_actor_is_restarted_and_keeps_serving(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(30):
-        async with open_node("n1", services=("uppercase",), transports=False) as node:
+        async with open_node("n1", services=("uppercase",)) as node:
             fragile = Fragile()
             await node.start_actor(fragile, "fragile")
             reply = await node.request(route("fragile"), b"hi", timeout=5)
@@ -66,7 +66,7 @@ async def test_past_the_limit_the_failure_is_escalated_and_the_node_serves_on(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(30):
-        async with open_node("n1", services=("echo", "uppercase"), transports=False) as node:
+        async with open_node("n1", services=("echo", "uppercase")) as node:
             escalated = trio.Event()
             reports: list[Escalation] = []
 
@@ -110,7 +110,7 @@ async def test_past_the_limit_the_failure_is_escalated_and_the_node_serves_on(
 
 async def test_crashes_spread_over_time_are_not_escalated(autojump_clock: trio.abc.Clock) -> None:
     with trio.fail_after(300):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             fragile = Fragile()
             await node.start_actor(
                 fragile, "fragile", policy=RestartPolicy(max_restarts=1, within=5.0)
@@ -127,7 +127,7 @@ async def test_a_temporary_actor_is_not_restarted(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(30):
-        async with open_node("n1", services=("echo",), transports=False) as node:
+        async with open_node("n1", services=("echo",)) as node:
             await node.start_actor(Fragile(), "fragile", policy=TEMPORARY)
             stopped = node.monitor("fragile")
             assert await node.send(route("fragile"), b"crash")
@@ -149,7 +149,7 @@ async def test_a_crash_before_ready_is_raised_to_the_starter(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     with trio.fail_after(30):
-        async with open_node("n1", services=("echo",), transports=False) as node:
+        async with open_node("n1", services=("echo",)) as node:
             with pytest.raises(ValueError, match="cannot start"):
                 await node.start_actor(BrokenStart(), "broken")
             assert not node.router.is_registered(local("broken"))

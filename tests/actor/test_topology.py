@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from actors import Route, local, open_topology
-from actors._topology import TransportName
+from actors import Route, local
+from transports.testing import TransportName, open_topology
 
 
 async def _round_trip_through_chain(transport: TransportName) -> None:

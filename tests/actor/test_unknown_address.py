@@ -7,7 +7,8 @@ import logging
 import pytest
 import trio
 
-from actors import Address, RequestTimeout, open_node, open_topology, route
+from actors import Address, RequestTimeout, open_node, route
+from transports.testing import open_topology
 
 
 def _drops(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -22,7 +23,7 @@ async def test_a_message_to_an_unknown_address_is_dropped_and_logged(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=("echo",), transports=False) as node:
+        async with open_node("n1", services=("echo",)) as node:
             assert await node.send(route("nope"), b"hello") is False
             assert node.router.dropped == 1
             assert _drops(caplog) == [
@@ -36,7 +37,7 @@ async def test_a_request_to_an_unknown_address_times_out_naming_the_route(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=("echo",), transports=False) as node:
+        async with open_node("n1", services=("echo",)) as node:
             started = trio.current_time()
             with pytest.raises(RequestTimeout) as info:
                 await node.request(route("nope"), b"x", timeout=3)
@@ -71,6 +72,6 @@ async def test_an_unreachable_transport_address_is_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with trio.fail_after(10):
-        async with open_node("n1", services=(), transports=False) as node:
+        async with open_node("n1", services=()) as node:
             assert await node.send(route(Address(1, "127.0.0.1:7000"), "echo"), b"x") is False
             assert any("no tcp transport on this node" in m for m in _drops(caplog))

@@ -1,4 +1,7 @@
-"""Several nodes in one nursery, connected, for tests: `async with open_topology() as t:`."""
+"""Test helpers: several nodes in one nursery, connected: `async with open_topology() as t:`.
+
+Like `trio.testing`, a module of its own beside the layer it needs, not part of the runtime.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import trio
+from trio.testing import memory_stream_pair
 
-from ._address import LOCAL, Address, Route, local
-from ._errors import TransportError
-from ._node import Node, open_node, unwrap_group
+from actors import LOCAL, Address, Route, TransportError, local, unwrap_group
 
-if TYPE_CHECKING:
-    from transports import ConnectionInfo, ListenerInfo, StreamTransport
+from ._connection import ConnectionInfo
+from ._node import NetworkNode, open_node
+from ._stream_transport import ListenerInfo, StreamTransport
 
 TransportName = Literal["tcp", "ws", "memory"]
 
@@ -37,7 +40,10 @@ class Topology:
     """
 
     def __init__(
-        self, nodes: dict[str, Node], transport: TransportName, links: Sequence[tuple[str, str]]
+        self,
+        nodes: dict[str, NetworkNode],
+        transport: TransportName,
+        links: Sequence[tuple[str, str]],
     ) -> None:
         self.nodes = nodes
         self.transport = transport
@@ -45,7 +51,7 @@ class Topology:
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
         self.listeners: dict[str, ListenerInfo] = {}
 
-    def __getitem__(self, name: str) -> Node:
+    def __getitem__(self, name: str) -> NetworkNode:
         return self.nodes[name]
 
     def path(self, src: str, dst: str) -> list[str]:
@@ -150,7 +156,7 @@ async def open_topology(
     try:
         async with trio.open_nursery() as nursery:
             try:
-                nodes: dict[str, Node] = {}
+                nodes: dict[str, NetworkNode] = {}
                 for name in names:
                     nodes[name] = await nursery.start(_run_node, name, tuple(services))
                 topology = Topology(nodes, transport, pairs)
@@ -167,37 +173,27 @@ async def _run_node(
     name: str,
     services: tuple[str, ...],
     *,
-    task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[NetworkNode] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     async with open_node(name, services=services) as node:
         task_status.started(node)
         await trio.sleep_forever()
 
 
-def _transport(node: Node, kind: TransportName) -> StreamTransport:
-    transport = node.ws if kind == "ws" else node.tcp
-    if transport is None:
-        raise TransportError(f"node {node.name} runs no {kind} transport")
-    return transport
+def _transport(node: NetworkNode, kind: TransportName) -> StreamTransport:
+    return node.ws if kind == "ws" else node.tcp
 
 
 async def _connect(topology: Topology, a: str, b: str) -> None:
     left, right = topology.nodes[a], topology.nodes[b]
     if topology.transport == "memory":
-        from trio.testing import memory_stream_pair
-
         a_end, b_end = memory_stream_pair()
         a_side = await _transport(left, "memory").attach(a_end, peer=b, mode="outgoing")
         b_side = await _transport(right, "memory").attach(b_end, peer=a, mode="incoming")
     else:
         listener = topology.listeners.get(b)
         if listener is None:
-            if topology.transport == "ws":
-                assert right.ws is not None
-                listener = await right.ws.listen("127.0.0.1:0")
-            else:
-                assert right.tcp is not None
-                listener = await right.tcp.listen("127.0.0.1:0")
+            listener = await _transport(right, topology.transport).listen("127.0.0.1:0")
             topology.listeners[b] = listener
         accepting = _transport(right, topology.transport)
         known = {c.worker for c in accepting.connections()}

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._actor import Actor
-from ._message import LocalMessage
-from ._relay import RELAY_SERVICE, STATIC_RELAY_SERVICE, RelayService
+from .._actor import Actor
+from .._message import LocalMessage
+from .._plugins import load_plugin
+from ._relay import RelayService
+from ._relay_protocol import RELAY_SERVICE, STATIC_RELAY_SERVICE
 
 if TYPE_CHECKING:
-    from ._actor import Context
-    from ._node import Node
+    from .._actor import Context
+    from .._node import Node
 
 
 class Echo(Actor):
@@ -58,8 +60,6 @@ async def start_service(node: Node, name: str, *, address: str | None = None) ->
     Raises:
         PluginError: no built-in service and no plugin of that name.
     """
-    from ._plugins import load_plugin
-
     factory = BUILTIN_SERVICES.get(name) or load_plugin(name)
     aliases = SERVICE_ALIASES.get(name, ()) if address is None else ()
     return await node.start_actor(factory(), address or name, aliases=aliases, service=True)

@@ -1,0 +1,126 @@
+"""The relay service and its relay workers.
+
+The service starts a relay worker at `forward_to_<name>` for each registration; the worker sends
+every message it gets along the route the registration came from, back to the registering
+node. A second registration of the same name replaces the route.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from .._actor import Actor
+from .._address import Address, Route, local
+from .._errors import AddressInUse
+from .._message import LocalMessage
+from .._supervisor import TEMPORARY
+from ._relay_protocol import (
+    RELAY_PREFIX,
+    Refused,
+    Register,
+    Registered,
+    RelayError,
+    check_relay_name,
+    decode_relay_message,
+    encode_relay_message,
+)
+
+log = logging.getLogger("ockam.relay")
+
+
+class RelayWorker(Actor):
+    """Sends every message it receives along `forward_route`, in place of its own address.
+
+    It stops when the connection that carries its route goes down, so senders learn at once
+    that the relay is gone instead of feeding a dead route.
+    """
+
+    def __init__(self, name: str, forward_route: Route) -> None:
+        self.name = name
+        self.forward_route = forward_route
+        self._carrier_changed = trio.Event()
+
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Forward in the sender's task: a relay worker keeps no state between messages."""
+        await self.handle_message(message)
+        return True
+
+    def replace_route(self, forward_route: Route) -> None:
+        """Use `forward_route` from now on (a re-registration)."""
+        self.forward_route = forward_route
+        self._carrier_changed.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_carrier, nursery.cancel_scope)
+            await super().run(task_status=task_status)
+
+    async def _watch_carrier(self, scope: trio.CancelScope) -> None:
+        while True:
+            changed = self._carrier_changed = trio.Event()
+            first = self.forward_route.next
+            if first.is_local and self.ctx.node.router.is_registered(first):
+                stopped = self.ctx.node.monitor(first)
+                await wait_any(stopped, changed)
+                if not changed.is_set():
+                    log.info("relay %s: its connection went down; stopping", self.ctx.address)
+                    scope.cancel()
+                    return
+            else:
+                await changed.wait()
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        onward = self.forward_route + message.onward_route.pop_front()
+        await self.ctx.send(LocalMessage(onward, message.return_route, message.payload))
+
+
+async def wait_any(*events: trio.Event) -> None:
+    """Return as soon as one of `events` is set."""
+    async with trio.open_nursery() as nursery:
+        for event in events:
+
+            async def wait(event: trio.Event = event) -> None:
+                await event.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait)
+
+
+class RelayService(Actor):
+    """The relay service (`forwarding_service`, alias `static_forwarding_service`)."""
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        try:
+            request = decode_relay_message(message.payload)
+            if not isinstance(request, Register):
+                raise RelayError(f"expected a registration, got {type(request).__name__}")
+            name = check_relay_name(request.name)
+            if not message.return_route:
+                raise RelayError("a registration needs a return route")
+            address = await self._register(name, message.return_route)
+        except RelayError as exc:
+            log.warning("relay registration refused: %s", exc)
+            await self.ctx.reply(message, encode_relay_message(Refused(str(exc))))
+            return
+        await self.ctx.reply(message, encode_relay_message(Registered(address.value)))
+
+    async def _register(self, name: str, forward_route: Route) -> Address:
+        address = local(RELAY_PREFIX + name)
+        existing = self.ctx.node.actor_at(address)
+        if isinstance(existing, RelayWorker):
+            if existing.forward_route != forward_route:
+                existing.replace_route(forward_route)
+                log.info("relay %s now forwards to %r", address, forward_route)
+            return address
+        if existing is not None:
+            raise RelayError(f"{address} is taken by another worker")
+        try:
+            await self.ctx.node.start_actor(
+                RelayWorker(name, forward_route), address, policy=TEMPORARY
+            )
+        except AddressInUse:
+            raise RelayError(f"{address} is taken by another worker") from None
+        log.info("relay %s created, forwarding to %r", address, forward_route)
+        return address
