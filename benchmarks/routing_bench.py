@@ -4,8 +4,8 @@
 
 Both measurements run in this one process, one after the other, under the same `trio.run`:
 
-- **trio-ockam**: three nodes (`actors.open_topology`, loopback TCP); n1 sends a request along
-  `n1 → n2 hop → n3 uppercase` and waits for the reply before sending the next one.
+- **trio-ockam**: three nodes (`transports.testing.open_topology`, loopback TCP); n1 sends a
+  request along `n1 → n2 hop → n3 uppercase` and waits for the reply before sending the next.
 - **bare trio**: a client and an echo server on a loopback TCP connection (TCP_NODELAY), the
   client sending one message and reading it back before sending the next.
 

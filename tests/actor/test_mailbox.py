@@ -13,6 +13,7 @@ import pytest
 import trio
 import trio.testing
 
+import transports
 from actors import Actor, LocalMessage, Route, local, open_node
 from transports import WireDecoder
 
@@ -47,7 +48,7 @@ def to(name: str, payload: bytes) -> LocalMessage:
 
 async def test_a_message_handled_now_runs_in_the_senders_task() -> None:
     with trio.fail_after(5):
-        async with open_node("n", services=(), transports=False) as node:
+        async with open_node("n", services=()) as node:
             recorder = Recorder()
             await node.start_actor(recorder, "r")
             assert await node.router.send(to("r", b"now 1"))
@@ -57,7 +58,7 @@ async def test_a_message_handled_now_runs_in_the_senders_task() -> None:
 
 async def test_a_message_never_overtakes_one_queued_before_it() -> None:
     with trio.fail_after(5):
-        async with open_node("n", services=(), transports=False) as node:
+        async with open_node("n", services=()) as node:
             recorder = Recorder()
             await node.start_actor(recorder, "r")
             # "slow" queues and holds the actor's task; "queued" waits behind it; "now 2"
@@ -83,7 +84,7 @@ async def test_an_error_drops_that_message_and_the_sender_carries_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with trio.fail_after(5):
-        async with open_node("n", services=(), transports=False) as node:
+        async with open_node("n", services=()) as node:
             recorder = Recorder()
             await node.start_actor(recorder, "r")
             with caplog.at_level(logging.ERROR, logger="ockam.actor"):
@@ -108,7 +109,7 @@ class Stalling(Actor):
 
 async def test_a_cancelled_sender_leaves_the_mailbox_usable() -> None:
     with trio.fail_after(5):
-        async with open_node("n", services=(), transports=False) as node:
+        async with open_node("n", services=()) as node:
             ctx = await node.start_actor(Stalling(), "s")
             with trio.move_on_after(0.1) as scope:
                 await node.router.send(to("s", b"stall"))
@@ -122,8 +123,7 @@ async def test_frames_keep_their_order_through_a_slow_connection() -> None:
     in its mailbox. Either way the peer reads them in the order they were sent."""
     count, size = 200, 10_000
     with trio.fail_after(10):
-        async with open_node("n", services=(), transports=True) as node:
-            assert node.tcp is not None
+        async with transports.open_node("n", services=()) as node:
             ours, theirs = trio.testing.lockstep_stream_pair()
             decoder = WireDecoder()
             received: list[bytes] = []
