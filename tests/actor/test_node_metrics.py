@@ -6,12 +6,13 @@ import logging
 
 import trio
 
-from actors import TCP, Address, Route, local, open_node, start_relay
+from actors import TCP, Address, Route, local, start_relay
 from cli._node_metrics import node_statistics
 from cli._status_server import ErrorCounter
 from portals import Portals
 from secure import Identity, SecureChannels
 from tests.actor._portal_helpers import connect, serve, wait_until
+from transports import open_node
 
 
 async def echo(stream: trio.SocketStream) -> None:
@@ -29,7 +30,6 @@ async def test_counts_follow_the_nodes_actors() -> None:
             open_node("db") as db,
         ):
             target = await serve(nursery, echo)
-            assert relay.tcp is not None
             to_relay = Route((Address(TCP, (await relay.tcp.listen()).address),))
             await start_relay(db, at=to_relay, name="db")
             await wait_until(lambda: node_statistics(relay, errors=errors).relays_hosted == 1)
