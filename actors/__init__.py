@@ -44,6 +44,7 @@ from .services import Hop as Hop
 from .services import RelayClient as RelayClient
 from .services import RelayError as RelayError
 from .services import RelayInfo as RelayInfo
+from .services import RelayRegistration as RelayRegistration
 from .services import RelayService as RelayService
 from .services import RelayWorker as RelayWorker
 from .services import Uppercase as Uppercase

@@ -14,5 +14,16 @@ from ._relay_client import start_relay as start_relay
 from ._relay_protocol import RELAY_PREFIX as RELAY_PREFIX
 from ._relay_protocol import RELAY_SERVICE as RELAY_SERVICE
 from ._relay_protocol import STATIC_RELAY_SERVICE as STATIC_RELAY_SERVICE
+from ._relay_protocol import Refused as Refused
+from ._relay_protocol import Register as Register
+from ._relay_protocol import Registered as Registered
 from ._relay_protocol import RelayError as RelayError
+from ._relay_protocol import RelayMessage as RelayMessage
 from ._relay_protocol import check_relay_name as check_relay_name
+from ._relay_protocol import decode_relay_message as decode_relay_message
+from ._relay_protocol import encode_relay_message as encode_relay_message
+from ._relay_registration import RegistrationFailed as RegistrationFailed
+from ._relay_registration import RelayDown as RelayDown
+from ._relay_registration import RelayRegistration as RelayRegistration
+from ._relay_registration import RelayUp as RelayUp
+from ._relay_registration import SendRegister as SendRegister

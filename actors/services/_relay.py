@@ -16,16 +16,7 @@ from .._address import Address, Route, local
 from .._errors import AddressInUse
 from .._message import LocalMessage
 from .._supervisor import TEMPORARY
-from ._relay_protocol import (
-    RELAY_PREFIX,
-    Refused,
-    Register,
-    Registered,
-    RelayError,
-    check_relay_name,
-    decode_relay_message,
-    encode_relay_message,
-)
+from ._relay_protocol import RELAY_PREFIX, RelayError, read_registration, refusal, registered
 
 log = logging.getLogger("ockam.relay")
 
@@ -93,18 +84,15 @@ class RelayService(Actor):
 
     async def handle_message(self, message: LocalMessage) -> None:
         try:
-            request = decode_relay_message(message.payload)
-            if not isinstance(request, Register):
-                raise RelayError(f"expected a registration, got {type(request).__name__}")
-            name = check_relay_name(request.name)
+            name = read_registration(message.payload)
             if not message.return_route:
                 raise RelayError("a registration needs a return route")
             address = await self._register(name, message.return_route)
         except RelayError as exc:
             log.warning("relay registration refused: %s", exc)
-            await self.ctx.reply(message, encode_relay_message(Refused(str(exc))))
+            await self.ctx.reply(message, refusal(str(exc)))
             return
-        await self.ctx.reply(message, encode_relay_message(Registered(address.value)))
+        await self.ctx.reply(message, registered(address.value))
 
     async def _register(self, name: str, forward_route: Route) -> Address:
         address = local(RELAY_PREFIX + name)

@@ -1,12 +1,13 @@
-"""The registering side of a relay: the client that keeps a relay alive.
+"""The registering side of a relay: the actor that keeps a relay alive.
 
-The client re-registers on a heartbeat and whenever the connection that carries the relay goes
-down, with backoff, so the relay comes back after the relay node or the network does.
+When to register and what the answers mean is `RelayRegistration`'s (sans-IO); this actor
+sends, receives and watches the connection for it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -14,19 +15,10 @@ import trio
 
 from .._actor import Actor
 from .._address import Route, local
-from .._errors import RequestTimeout, TransportError
+from .._errors import TransportError
 from .._supervisor import TEMPORARY
-from ._relay_protocol import (
-    RELAY_PREFIX,
-    RELAY_SERVICE,
-    Refused,
-    Register,
-    Registered,
-    RelayError,
-    check_relay_name,
-    decode_relay_message,
-    encode_relay_message,
-)
+from ._relay_protocol import RELAY_PREFIX, RELAY_SERVICE
+from ._relay_registration import RelayDown, RelayRegistration, RelayUp, SendRegister
 
 if TYPE_CHECKING:
     from .._node import Node
@@ -44,8 +36,19 @@ class RelayInfo(msgspec.Struct, frozen=True):
     status: Literal["up", "down"]
 
 
+class _CarrierDown:
+    """The event a carrier watcher posts: the connection that carries the relay closed."""
+
+
+_CARRIER_DOWN = _CarrierDown()
+
+
 class RelayClient(Actor):
     """Registers a relay on a relay service and keeps it registered.
+
+    The I/O shell of a `RelayRegistration`, which decides when to register and what the
+    answers mean: this actor sends what it says, feeds it the answers, the carrier's end and
+    its deadlines, and watches the connection to the relay node while the relay is up.
 
     Messages the relay forwards arrive here with this worker first on their onward route; it
     steps aside and routes them on. Replies to registrations come with nothing after it.
@@ -53,25 +56,23 @@ class RelayClient(Actor):
 
     mailbox_size = 256
 
-    def __init__(
-        self,
-        name: str,
-        relay_node: Route,
-        *,
-        heartbeat: float = 5.0,
-        timeout: float = 5.0,
-        max_backoff: float = 1.0,
-    ) -> None:
-        self.name = check_relay_name(name)
+    def __init__(self, relay_node: Route, registration: RelayRegistration) -> None:
+        self.registration = registration
+        self.name = registration.name
         self.relay_node = relay_node
-        self.heartbeat = heartbeat
-        self.timeout = timeout
-        self.max_backoff = max_backoff
-        self.remote_address = ""
-        self.up = False
-        self._replies: trio.MemorySendChannel[bytes]
-        self._replies_out: trio.MemoryReceiveChannel[bytes]
-        self._replies, self._replies_out = trio.open_memory_channel[bytes](4)
+        self._service = relay_node + Route((local(RELAY_SERVICE),))
+        self._events: trio.MemoryReceiveChannel[bytes | _CarrierDown]
+        self._post, self._events = trio.open_memory_channel[bytes | _CarrierDown](8)
+
+    @property
+    def up(self) -> bool:
+        """The relay is registered."""
+        return self.registration.up
+
+    @property
+    def remote_address(self) -> str:
+        """The relay's address on the relay node, once registered."""
+        return self.registration.address
 
     def info(self) -> RelayInfo:
         """This relay as `relay list` shows it."""
@@ -86,7 +87,7 @@ class RelayClient(Actor):
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._dispatch)
-            await nursery.start(self._keep_registered)
+            await nursery.start(self._keep_registered, nursery)
             task_status.started()
 
     async def _dispatch(self) -> None:
@@ -97,66 +98,63 @@ class RelayClient(Actor):
                 await self.ctx.forward(message)
             else:
                 try:
-                    self._replies.send_nowait(message.payload)
+                    self._post.send_nowait(message.payload)
                 except trio.WouldBlock:
                     log.warning("relay %s: dropped an unexpected reply", self.name)
 
-    async def register(self) -> str:
-        """Register once and return the relay's address on the relay node."""
-        service = self.relay_node + Route((local(RELAY_SERVICE),))
-        while True:  # drain replies to earlier, timed-out attempts
-            try:
-                self._replies_out.receive_nowait()
-            except trio.WouldBlock:
-                break
-        with trio.move_on_after(self.timeout):
-            if not await self.ctx.send_to(service, encode_relay_message(Register(self.name))):
-                raise TransportError(f"cannot reach {self.relay_node}")
-            reply = decode_relay_message(await self._replies_out.receive())
-            if isinstance(reply, Refused):
-                raise RelayError(f"the relay service refused: {reply.reason}")
-            if not isinstance(reply, Registered):
-                raise RelayError(f"unexpected answer from the relay service: {reply!r}")
-            return reply.address
-        raise RequestTimeout(f"no answer from the relay service at {self.relay_node}")
-
     async def _keep_registered(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        self.remote_address = await self.register()
-        self.up = True
-        task_status.started()
-        backoff = 0.1
+        """Carry out what the registration says until the actor stops; ready at the first
+        `RelayUp`, and the first registration's failure raised from here."""
+        registration = self.registration
+        pending = deque(registration.start(trio.current_time()))
+        watcher: trio.CancelScope | None = None
         while True:
-            if self.up:
-                carrier = await self._carrier_stopped()
-                with trio.move_on_after(self.heartbeat):
-                    await carrier.wait()
-                    self.up = False
-                    log.warning("relay %s: the connection to the relay went down", self.name)
-            else:
-                await trio.sleep(backoff)
-            try:
-                self.remote_address = await self.register()
-            except (RelayError, TransportError, RequestTimeout) as exc:
-                if self.up:
-                    log.warning("relay %s: registration failed: %s", self.name, exc)
-                self.up = False
-                backoff = min(backoff * 2, self.max_backoff)
+            while pending:
+                action = pending.popleft()
+                if isinstance(action, SendRegister):
+                    if not await self.ctx.send_to(self._service, action.payload):
+                        reason = f"cannot reach {self.relay_node}"
+                        pending.extend(registration.unreachable(reason, trio.current_time()))
+                elif isinstance(action, RelayUp):
+                    watcher = await nursery.start(self._watch_carrier)
+                    if action.first:
+                        task_status.started()
+                    else:
+                        log.info("relay %s is back at %s", self.name, action.address)
+                elif isinstance(action, RelayDown):
+                    if watcher is not None:
+                        watcher.cancel()
+                    log.warning("relay %s: %s", self.name, action.reason)
+                else:
+                    raise action.exception()
+            with trio.move_on_at(registration.deadline):
+                event = await self._events.receive()
+                now = trio.current_time()
+                if isinstance(event, _CarrierDown):
+                    pending.extend(registration.carrier_down(now))
+                else:
+                    pending.extend(registration.reply(event, now))
                 continue
-            if not self.up:
-                log.info("relay %s is back at %s", self.name, self.remote_address)
-            self.up = True
-            backoff = 0.1
+            pending.extend(registration.timer(trio.current_time()))
 
-    async def _carrier_stopped(self) -> trio.Event:
-        try:
-            first = await self.ctx.node.router.resolve(self.relay_node.next)
-        except TransportError:
-            stopped = trio.Event()
-            stopped.set()
-            return stopped
-        return self.ctx.node.monitor(first)
+    async def _watch_carrier(
+        self, *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Post `_CARRIER_DOWN` when the connection the relay's route starts with stops."""
+        with trio.CancelScope() as scope:
+            task_status.started(scope)
+            try:
+                first = await self.ctx.node.router.resolve(self.relay_node.next)
+            except TransportError:
+                pass
+            else:
+                await self.ctx.node.monitor(first).wait()
+            await self._post.send(_CARRIER_DOWN)
 
 
 async def start_relay(
@@ -171,6 +169,6 @@ async def start_relay(
         TransportError: the relay node cannot be reached.
         RequestTimeout: the relay service did not answer in time.
     """
-    client = RelayClient(name, at, heartbeat=heartbeat)
+    client = RelayClient(at, RelayRegistration(name, at=str(at), heartbeat=heartbeat))
     await node.start_actor(client, policy=TEMPORARY)
     return client

@@ -61,6 +61,24 @@ def decode_relay_message(data: bytes) -> RelayMessage:
         raise RelayError(f"not a relay protocol message: {exc}") from None
 
 
+def read_registration(payload: bytes) -> str:
+    """The relay name a `Register` asks for; a `RelayError` saying why not otherwise."""
+    request = decode_relay_message(payload)
+    if not isinstance(request, Register):
+        raise RelayError(f"expected a registration, got {type(request).__name__}")
+    return check_relay_name(request.name)
+
+
+def registered(address: str) -> bytes:
+    """The relay service's answer: the relay is at `address`."""
+    return encode_relay_message(Registered(address))
+
+
+def refusal(reason: str) -> bytes:
+    """The relay service's answer: no relay, because of `reason`."""
+    return encode_relay_message(Refused(reason))
+
+
 def check_relay_name(name: str) -> str:
     """`name` when it can name a relay; a `RelayError` saying why not otherwise."""
     if not _NAME.match(name):
