@@ -8,6 +8,11 @@ direction is protected by a `ChannelEncryptor` / `ChannelDecryptor` pair. Keys l
 All of that is sans-IO (but for the vault's file access); the actors that run it over routes
 are `SecureChannelListener` and `SecureChannelWorker`, opened with `create_secure_channel` or a
 node's `SecureChannels` registry.
+
+The trust layer's sans-IO core is here too (docs/trust.md): exported identities
+(`IdentityPublic.export`), credentials (`issue_credential`, `verify_credential`), Ockam's policy
+language (`parse_policy_expression`, `check_policy`), enrollment tickets (`EnrollmentTicket`)
+and an authority's enrollment rules (`Enrollment` over an `EnrollmentStore`).
 """
 
 from ._channel_events import Closed as Closed

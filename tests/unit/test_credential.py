@@ -187,6 +187,7 @@ _names = st.text(
 ).filter(lambda name: name not in {"identifier", "has_credential"})
 
 
+@settings(deadline=None)
 @given(
     attributes=st.dictionaries(_names, st.text(max_size=20), max_size=5),
     ttl=st.integers(1, 10**9),
@@ -204,7 +205,7 @@ def test_codec_round_trip(attributes: dict[str, str], ttl: int, now: float) -> N
 _ENCODED = _issue(component="db", role="member").encode()
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(index=st.integers(0, len(_ENCODED) - 1), mask=st.integers(1, 255))
 def test_any_single_flipped_byte_is_refused(index: int, mask: int) -> None:
     altered = bytearray(_ENCODED)

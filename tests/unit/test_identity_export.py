@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secure import Identity, IdentityError, IdentityPublic
@@ -49,6 +49,7 @@ def test_malformed_exports_are_refused(text: str, message: str) -> None:
         IdentityPublic.from_exported(text)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_any_flipped_byte_is_refused(data: st.DataObject) -> None:
     exported = bytearray(Identity.generate().public.export())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secure import (
@@ -141,11 +141,13 @@ _booleans: st.SearchStrategy[BooleanExpr] = st.recursive(
 )
 
 
+@settings(deadline=None)
 @given(_booleans)
 def test_parse_of_print_is_identity(expr: BooleanExpr) -> None:
     assert parse_boolean_expression(str(expr)) == expr
 
 
+@settings(deadline=None)
 @given(_booleans)
 def test_the_printed_text_means_what_python_reads_in_it(expr: BooleanExpr) -> None:
     # Python's `not`, `and`, `or` have the same precedence and associativity: the printed

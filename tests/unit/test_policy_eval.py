@@ -4,7 +4,7 @@ policies and attribute sets against a reference evaluator that Python's `eval` r
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secure import (
@@ -227,6 +227,7 @@ def _reference(python: str, attributes: dict[str, str]) -> bool:
         return False
 
 
+@settings(deadline=None)
 @given(_policies, _attribute_sets)
 def test_random_policies_against_the_reference(
     policy: tuple[str, str], attributes: dict[str, str]
@@ -249,6 +250,7 @@ _bool_policies = st.recursive(
 )
 
 
+@settings(deadline=None)
 @given(_bool_policies, st.dictionaries(_bool_names, st.sampled_from(["true", "false", "1"])))
 def test_random_boolean_policies_against_python(text: str, attributes: dict[str, str]) -> None:
     import re

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secure import (
@@ -197,11 +197,13 @@ _policies = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(_policies)
 def test_parse_of_print_is_identity(expr: SList) -> None:
     assert parse_expression(str(expr)) == expr
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=' ()[]"abc123.', max_size=30).map(lambda text: text + "#"))
 def test_malformed_text_is_refused(text: str) -> None:
     with pytest.raises(PolicyExpressionError):
