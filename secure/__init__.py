@@ -23,6 +23,7 @@ from ._channel_info import SecureChannelInfo as SecureChannelInfo
 from ._channel_info import SecureChannelListenerInfo as SecureChannelListenerInfo
 from ._channel_info import check_identifier as check_identifier
 from ._channel_listener import SecureChannelListener as SecureChannelListener
+from ._channel_machine import ChannelMachine as ChannelMachine
 from ._channel_protocol import PROLOGUE as PROLOGUE
 from ._channel_protocol import Answer as Answer
 from ._channel_protocol import ChannelMessage as ChannelMessage
@@ -46,7 +47,6 @@ from ._channel_settings import KEEPALIVE_INTERVAL as KEEPALIVE_INTERVAL
 from ._channel_settings import KEEPALIVE_TIMEOUT as KEEPALIVE_TIMEOUT
 from ._channel_settings import ChannelSettings as ChannelSettings
 from ._channel_state import TRANSITIONS as TRANSITIONS
-from ._channel_state import ChannelMachine as ChannelMachine
 from ._channel_state import ChannelState as ChannelState
 from ._channel_state import Input as Input
 from ._channel_worker import SecureChannelWorker as SecureChannelWorker

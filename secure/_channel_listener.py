@@ -16,9 +16,9 @@ from actors import TEMPORARY, Actor, LocalMessage, OckamError, random_address
 
 from ._channel_events import Transmit
 from ._channel_info import SecureChannelListenerInfo, authorized_set
+from ._channel_machine import ChannelMachine
 from ._channel_protocol import MessageDropped, RemoteProtocolError
 from ._channel_settings import ChannelSettings
-from ._channel_state import ChannelMachine
 from ._channel_worker import SecureChannelWorker
 
 log = logging.getLogger("ockam.secure")

@@ -24,6 +24,7 @@ from actors import Actor, Address, LocalMessage, Route
 
 from ._channel_events import Closed, Established, Event, Transmit
 from ._channel_info import SecureChannelInfo
+from ._channel_machine import ChannelMachine
 from ._channel_protocol import (
     ChannelProtocolError,
     Deliver,
@@ -31,7 +32,7 @@ from ._channel_protocol import (
     RemoteProtocolError,
     SecureChannelError,
 )
-from ._channel_state import ESTABLISHED, ChannelMachine
+from ._channel_state import ESTABLISHED
 
 log = logging.getLogger("ockam.secure")
 

@@ -30,6 +30,7 @@ from actors import (
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener
+from ._channel_machine import ChannelMachine
 from ._channel_protocol import SecureChannelError
 from ._channel_settings import (
     HANDSHAKE_TIMEOUT,
@@ -38,7 +39,6 @@ from ._channel_settings import (
     ChannelSettings,
     fresh_static_key,
 )
-from ._channel_state import ChannelMachine
 from ._channel_worker import CLOSE_TIMEOUT, SecureChannelWorker
 from ._identity import Identity
 
