@@ -26,7 +26,6 @@ from ._channel_events import Closed, Established, Event, Transmit
 from ._channel_info import SecureChannelInfo
 from ._channel_machine import ChannelMachine
 from ._channel_protocol import (
-    ChannelProtocolError,
     Deliver,
     MessageDropped,
     RemoteProtocolError,
@@ -206,10 +205,9 @@ class SecureChannelWorker(Actor):
             # must still stop the channel (monitor() of a stopped worker is already set).
             self._nursery.start_soon(self._watch_carrier, self.ctx.node.monitor(first))
 
-    async def _fail(self, error: ChannelProtocolError) -> None:
-        refusal = error.refusal if isinstance(error, RemoteProtocolError) else None
-        if refusal is not None:
-            await self._send(refusal)
+    async def _fail(self, error: RemoteProtocolError) -> None:
+        if error.refusal is not None:
+            await self._send(error.refusal)
         log.warning("secure channel %s: %s", self._name, error)
         self.failure = error
         self._stop(str(error))
