@@ -3,6 +3,7 @@
 from ._inlet import PING_TIMEOUT as PING_TIMEOUT
 from ._inlet import InletListener as InletListener
 from ._inlet import InletWorker as InletWorker
+from ._inlet import Listen as Listen
 from ._inlet import Refresh as Refresh
 from ._manager import DEFAULT_OUTLET as DEFAULT_OUTLET
 from ._manager import InletInfo as InletInfo
@@ -10,10 +11,14 @@ from ._manager import OutletInfo as OutletInfo
 from ._manager import Portals as Portals
 from ._manager import local_name as local_name
 from ._outlet import CONNECT_TIMEOUT as CONNECT_TIMEOUT
+from ._outlet import Connect as Connect
 from ._outlet import OutletListener as OutletListener
 from ._outlet import OutletWorker as OutletWorker
+from ._pollers import CarrierPoller as CarrierPoller
+from ._pollers import carrier_poller as carrier_poller
 from ._protocol import CHUNK as CHUNK
 from ._protocol import CREDIT_BATCH as CREDIT_BATCH
+from ._protocol import LINGER as LINGER
 from ._protocol import MAX_PAYLOAD as MAX_PAYLOAD
 from ._protocol import WINDOW as WINDOW
 from ._protocol import Credit as Credit
@@ -32,5 +37,4 @@ from ._protocol import PortalTimeout as PortalTimeout
 from ._protocol import Role as Role
 from ._protocol import decode as decode
 from ._protocol import encode as encode
-from ._worker import LINGER as LINGER
 from ._worker import PortalWorker as PortalWorker

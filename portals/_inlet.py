@@ -1,33 +1,34 @@
-"""The TCP inlet: a listener actor, and a worker per accepted TCP connection."""
+"""The TCP inlet: a listener actor, and a worker per accepted connection."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from typing import Literal
 
 import trio
 
-from actors import TEMPORARY, Actor, Address, NodeStopped, OckamError, Route, TransportError
-from transports import open_tcp_listener, split_host_port
+from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, OckamError, Route, TransportError
+from transports import open_tcp_listener, split_host_port, stream_io
 
 from ._outlet import CONNECT_TIMEOUT
-from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, PortalTimeout, Role, encode
-from ._worker import PortalWorker, configure_socket
+from ._protocol import Phase, Ping, PortalTimeout, Role
+from ._worker import PortalWorker
 
 log = logging.getLogger("ockam.portal")
 
 PING_TIMEOUT = 10.0
 """Seconds an inlet worker waits for the outlet's Pong before it closes its TCP connection."""
 
-_REPLY_TIMEOUT = 1.0
-
 Status = Literal["up", "down"]
 
 Refresh = Callable[[Route], Awaitable[Route]]
 """Given an inlet's route, the route to use now (e.g. `SecureChannels.refresh`, which puts a
 new secure channel in place of one that ended)."""
+
+Listen = Callable[[str, int], Awaitable[tuple[trio.abc.Listener[trio.abc.Stream], str]]]
+"""Opens an inlet's listener on `host, port`: the listener and the `host:port` it is bound to
+(`transports.open_tcp_listener` by default; tests pass memory listeners)."""
 
 
 class InletListener(Actor):
@@ -50,6 +51,8 @@ class InletListener(Actor):
         *,
         ping_timeout: float = PING_TIMEOUT,
         refresh: Refresh | None = None,
+        alias: str = "",
+        listen: Listen = open_tcp_listener,
     ) -> None:
         if not route:
             raise ValueError("an inlet needs a non-empty route to its outlet")
@@ -60,13 +63,13 @@ class InletListener(Actor):
         self.current_route = route
         self.ping_timeout = ping_timeout
         self.refresh = refresh
+        self.alias = alias
         self.bind_addr = ""
         self.status: Status = "up"
-        self._listener: trio.SocketListener | None = None
+        self._listen = listen
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        listener, self.bind_addr = await open_tcp_listener(self.host, self.port)
-        self._listener = listener
+        listener, self.bind_addr = await self._listen(self.host, self.port)
         try:
             log.info(
                 "inlet %s listening on %s for %s", self.ctx.address, self.bind_addr, self.route
@@ -78,19 +81,18 @@ class InletListener(Actor):
                 scope.shield = True
                 await listener.aclose()
 
-    async def _accept(self, listener: trio.SocketListener) -> None:
+    async def _accept(self, listener: trio.abc.Listener[trio.abc.Stream]) -> None:
         node = self.ctx.node
         while True:
             try:
                 stream = await listener.accept()
             except trio.ClosedResourceError:
-                return  # `close` was called
+                return
             except OSError as exc:
                 # Out of file descriptors and the like: wait a moment rather than spin.
                 log.warning("inlet %s: accept failed: %s", self.bind_addr, exc)
                 await trio.sleep(0.1)
                 continue
-            configure_socket(stream)
             worker = InletWorker(
                 stream,
                 self.current_route,
@@ -111,20 +113,16 @@ class InletListener(Actor):
     def _on_route(self, route: Route) -> None:
         self.current_route = route
 
-    def close(self) -> None:
-        """Stop accepting and free the port now (the actor stops soon after)."""
-        if self._listener is not None:
-            self._listener.socket.close()
-
 
 class InletWorker(PortalWorker):
     """The inlet's side of one portal: sends Ping along the inlet's route, waits for Pong.
 
     With no Pong within `ping_timeout` seconds (or at once when the route's first hop is
-    unreachable, or on the outlet's Disconnect) the TCP connection is closed.
+    unreachable, or on the outlet's Disconnect) the connection is closed. A Pong that comes
+    after the inlet gave up is answered with Disconnect, so the outlet's worker closes too.
 
     With `refresh`, the route first goes through `refresh` (within `ping_timeout` seconds), and
-    the route it returns is reported to `on_route`; if it fails or takes too long, the TCP
+    the route it returns is reported to `on_route`; if it fails or takes too long, the
     connection is closed.
     """
 
@@ -139,61 +137,58 @@ class InletWorker(PortalWorker):
         on_route: Callable[[Route], None] | None = None,
     ) -> None:
         super().__init__(Role.INLET)
-        self._stream = stream
+        self._io = stream_io(stream)
         self.route = route
         self.ping_timeout = ping_timeout
         self._on_handshake = on_handshake
         self._refresh = refresh
         self._on_route = on_route
 
-    def _report(self, ok: bool, reason: str = "") -> None:
-        if reason:
-            self._set_reason(reason)
-            log.info("inlet worker %s: %s", self.ctx.address, reason)
+    def _report(self, ok: bool) -> None:
+        if not ok:
+            log.info("inlet worker %s: %s", self.ctx.address, self.state.close_reason)
         if self._on_handshake is not None:
             self._on_handshake(ok)
 
-    async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
-        stream = self._stream
-        assert stream is not None
+    def _fail(self, reason: str) -> bool:
+        self.state.close(reason, now=trio.current_time(), notify=False)
+        self._report(False)
+        return False
+
+    async def _handshake(self) -> bool:
         if self._refresh is not None and not await self._refreshed(self._refresh):
-            await trio.aclose_forcefully(stream)
-            return None
+            return False
         state = self.state
         if not await self.ctx.send_to(self.route, state.send(Ping())):
-            self._report(False, f"the route {self.route} is unreachable")
-            return None
-        mailbox = self.ctx.mailbox
+            return self._fail(f"the route {self.route} is unreachable")
         with trio.move_on_after(self.ping_timeout):
-            while True:
-                try:
-                    message = await mailbox.get()
-                except (trio.EndOfChannel, trio.ClosedResourceError):
-                    return None
-                try:
-                    event = state.receive(message.payload)
-                except PortalProtocolError as exc:
-                    self._report(False, f"protocol error during the handshake: {exc}")
-                    return None
-                if isinstance(event, Disconnect):
-                    self._report(False, f"the outlet refused: {event.reason}")
-                    return None
-                assert isinstance(event, Pong)  # the state allows nothing else now
-                peer = message.return_route
-                try:
-                    carrier = await self.ctx.node.router.resolve(peer.next)
-                except TransportError as exc:
-                    self._report(False, f"the outlet's route is unreachable: {exc}")
-                    return None
-                self._report(True)
-                return stream, peer, carrier
+            while state.phase is Phase.PINGING and not state.done:
+                await self._state_changes()
+        if self._carrier is not None:
+            self._report(True)
+            return True
+        if state.phase is not Phase.PINGING:  # refused, or a protocol error
+            self._report(False)
+            return False
         timeout = PortalTimeout(
             f"no answer from the outlet at {self.route} within {self.ping_timeout:g} s"
         )
-        self._report(False, str(timeout))
-        await trio.aclose_forcefully(stream)
-        await self._answer_late_pong()
-        return None
+        # Its Pong comes at the latest CONNECT_TIMEOUT after our Ping reached the outlet.
+        state.give_up(str(timeout), now=trio.current_time(), wait=CONNECT_TIMEOUT)
+        self._report(False)
+        assert self._io is not None
+        await self._io.aclose()
+        return False
+
+    async def _on_pong(self, message: LocalMessage) -> None:
+        self._peer = message.return_route
+        if self.state.gave_up:
+            await self._close("the inlet gave up waiting for Pong")
+            return
+        try:
+            self._carrier = await self.ctx.node.router.resolve(self._peer.next)
+        except TransportError as exc:
+            await self._close(f"the outlet's route is unreachable: {exc}", notify=False)
 
     async def _refreshed(self, refresh: Refresh) -> bool:
         """Pass the route through `refresh`; False (reported) if it fails or is too slow."""
@@ -201,34 +196,13 @@ class InletWorker(PortalWorker):
             try:
                 route = await refresh(self.route)
             except (OckamError, ValueError) as exc:
-                self._report(False, f"the route {self.route} cannot be used: {exc}")
-                return False
+                return self._fail(f"the route {self.route} cannot be used: {exc}")
             if route != self.route:
                 log.info("inlet worker %s: route %s is now %s", self.ctx.address, self.route, route)
                 self.route = route
                 if self._on_route is not None:
                     self._on_route(route)
             return True
-        self._report(
-            False, f"the route {self.route} did not become usable within {self.ping_timeout:g} s"
+        return self._fail(
+            f"the route {self.route} did not become usable within {self.ping_timeout:g} s"
         )
-        return False
-
-    async def _answer_late_pong(self) -> None:
-        """Tell an outlet worker whose Pong comes after we gave up that the portal is closed.
-
-        Its Pong comes at the latest `CONNECT_TIMEOUT` after our Ping reached the outlet;
-        without this answer it would keep its connection to the target open for nothing.
-        """
-        with trio.move_on_after(CONNECT_TIMEOUT):
-            try:
-                message = await self.ctx.mailbox.get()
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            if not message.return_route:
-                return
-            answer = encode(Disconnect("the inlet gave up waiting for Pong"))
-            await self.ctx.node.router.send(message.reply(answer, sender=self.ctx.address))
-            # The outlet worker answers with its own Disconnect: take it, so it is not dropped.
-            with trio.move_on_after(_REPLY_TIMEOUT), suppress(trio.EndOfChannel):
-                await self.ctx.mailbox.get()

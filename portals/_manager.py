@@ -6,6 +6,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 import msgspec
+import trio
 
 from actors import (
     LOCAL,
@@ -17,10 +18,10 @@ from actors import (
     local,
     random_address,
 )
-from transports import split_host_port
+from transports import open_tcp_listener, split_host_port
 
-from ._inlet import PING_TIMEOUT, InletListener, Refresh
-from ._outlet import OutletListener
+from ._inlet import PING_TIMEOUT, InletListener, Listen, Refresh
+from ._outlet import Connect, OutletListener
 
 if TYPE_CHECKING:
     from actors import Node
@@ -71,7 +72,10 @@ def local_name(text: str) -> str:
 
 
 class Portals:
-    """The TCP inlets and outlets of one node.
+    """The TCP inlets and outlets of one node, as the node's registry knows them.
+
+    `connect` opens an outlet's connections to its target and `listen` an inlet's listener
+    (TCP by default): a test passes memory streams, and the portals never know the difference.
 
     Example:
         portals = Portals(node)
@@ -79,10 +83,16 @@ class Portals:
         await portals.create_inlet(bind="127.0.0.1:6000", route=route)  # route ends in outlet
     """
 
-    def __init__(self, node: Node) -> None:
+    def __init__(
+        self,
+        node: Node,
+        *,
+        connect: Connect = trio.open_tcp_stream,
+        listen: Listen = open_tcp_listener,
+    ) -> None:
         self.node = node
-        self._outlets: dict[str, OutletListener] = {}
-        self._inlets: dict[str, InletListener] = {}
+        self._connect = connect
+        self._listen = listen
 
     # --- outlets -------------------------------------------------------------------------------
 
@@ -109,22 +119,18 @@ class Portals:
         )
         if router.is_registered(local(name)):
             raise in_use
-        listener = OutletListener(target)
+        listener = OutletListener(target, connect=self._connect)
         try:
             await self.node.start_actor(listener, name)
         except AddressInUse:
             raise in_use from None
-        self._outlets[name] = listener
         return self._outlet_info(name, listener)
 
     def _outlet_info(self, name: str, listener: OutletListener) -> OutletInfo:
         return OutletInfo(worker_address=f"/service/{name}", to=listener.target, alias=name)
 
     def _running_outlets(self) -> dict[str, OutletListener]:
-        for name, listener in list(self._outlets.items()):
-            if self.node.actor_at(name) is not listener:
-                del self._outlets[name]
-        return self._outlets
+        return {o.ctx.address.value: o for o in self.node.actors_of(OutletListener)}
 
     def outlets(self) -> list[OutletInfo]:
         """Every running outlet, by address."""
@@ -146,8 +152,7 @@ class Portals:
             name = local_name(address)
         except RouteError:
             return False
-        listener = self._running_outlets().pop(name, None)
-        if listener is None:
+        if name not in self._running_outlets():
             return False
         return self.node.stop_actor(name)
 
@@ -192,9 +197,15 @@ class Portals:
                 f"an inlet named {name!r} already exists on node {self.node.name} "
                 "(delete it first, or choose another alias)"
             )
-        listener = InletListener(bind, onward, ping_timeout=ping_timeout, refresh=refresh)
+        listener = InletListener(
+            bind,
+            onward,
+            ping_timeout=ping_timeout,
+            refresh=refresh,
+            alias=name,
+            listen=self._listen,
+        )
         await self.node.start_actor(listener)
-        self._inlets[name] = listener
         return self._inlet_info(name, listener)
 
     def _inlet_info(self, name: str, listener: InletListener) -> InletInfo:
@@ -203,10 +214,7 @@ class Portals:
         )
 
     def _running_inlets(self) -> dict[str, InletListener]:
-        for name, listener in list(self._inlets.items()):
-            if self.node.actor_at(listener.ctx.address) is not listener:
-                del self._inlets[name]
-        return self._inlets
+        return {i.alias: i for i in self.node.actors_of(InletListener)}
 
     def inlets(self) -> list[InletInfo]:
         """Every running inlet, by alias."""
@@ -223,8 +231,7 @@ class Portals:
 
         Portals it opened stay up until their TCP connections close.
         """
-        listener = self._running_inlets().pop(alias, None)
+        listener = self._running_inlets().get(alias)
         if listener is None:
             return False
-        listener.close()
         return self.node.stop_actor(listener.ctx.address)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 
-from actors import TEMPORARY, Actor, Address, LocalMessage, NodeStopped, Route, TransportError
-from transports import split_host_port
+from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, Route, TransportError
+from transports import split_host_port, stream_io
 
 from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, Role, decode
-from ._worker import PortalWorker, configure_socket
+from ._worker import PortalWorker
 
 log = logging.getLogger("ockam.portal")
 
@@ -21,6 +22,10 @@ Shorter than the inlet's Ping timeout, so the inlet hears of a target that does 
 (a `Disconnect`) before it gives up waiting.
 """
 
+Connect = Callable[[str, int], Awaitable[trio.abc.Stream]]
+"""Opens an outlet's connection to its target `host, port` (`trio.open_tcp_stream` by
+default; tests pass memory streams)."""
+
 
 class OutletListener(Actor):
     """An outlet: on each `Ping`, starts an `OutletWorker` connected to `target`.
@@ -29,11 +34,12 @@ class OutletListener(Actor):
     worker's route from the Pong's return route.
     """
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, connect: Connect = trio.open_tcp_stream) -> None:
         host, port = split_host_port(target)
         self.host = host
         self.port = port
         self.target = f"{host}:{port}"
+        self._connect = connect
 
     async def handle_message(self, message: LocalMessage) -> None:
         try:
@@ -51,7 +57,7 @@ class OutletListener(Actor):
         if not message.return_route:
             log.warning("outlet %s: dropped a Ping without a return route", self.ctx.address)
             return
-        worker = OutletWorker(self.host, self.port, message.return_route)
+        worker = OutletWorker(self.host, self.port, message.return_route, connect=self._connect)
         try:
             await self.ctx.node.start_actor(worker, policy=TEMPORARY)
         except NodeStopped:
@@ -64,35 +70,37 @@ class OutletWorker(PortalWorker):
     When the target cannot be reached it answers `Disconnect(reason)` and stops.
     """
 
-    def __init__(self, host: str, port: int, peer: Route) -> None:
+    def __init__(
+        self, host: str, port: int, peer: Route, *, connect: Connect = trio.open_tcp_stream
+    ) -> None:
         super().__init__(Role.OUTLET)
         self.host = host
         self.port = port
         self._peer = peer
+        self._connect = connect
 
-    async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
-        peer = self._peer
+    async def _handshake(self) -> bool:
+        state = self.state
         target = f"{self.host}:{self.port}"
         try:
             with trio.fail_after(CONNECT_TIMEOUT):
-                stream = await trio.open_tcp_stream(self.host, self.port)
+                stream = await self._connect(self.host, self.port)
         except (OSError, trio.TooSlowError) as exc:
             reason = f"cannot connect to {target}: {str(exc) or 'timed out'}"
-            self._set_reason(reason)
             log.info("outlet worker %s: %s", self.ctx.address, reason)
-            await self._send(self.state.send(Disconnect(reason)))
-            return None
-        self._stream = stream  # closed by `run` from here on
-        configure_socket(stream)
+            await self._send(state.send(Disconnect(reason)))
+            state.close(reason, now=trio.current_time(), notify=False)
+            return False
+        self._io = stream_io(stream)  # closed by `run` from here on
         # The first hop of the Ping's return route is the local worker that carries the portal
         # (a connection worker, or the inlet worker itself when both ends are on this node).
         try:
-            carrier = await self.ctx.node.router.resolve(peer.next)
+            self._carrier = await self.ctx.node.router.resolve(self._peer.next)
         except TransportError as exc:
-            self._set_reason(f"the inlet's route is gone: {exc}")
-            return None
-        if not await self._send(self.state.send(Pong())):
-            self._set_reason("the inlet's route is gone")
-            return None
+            state.close(f"the inlet's route is gone: {exc}", now=trio.current_time(), notify=False)
+            return False
+        if not await self._send(state.send(Pong())):
+            state.close("the inlet's route is gone", now=trio.current_time(), notify=False)
+            return False
         log.info("outlet worker %s connected to %s", self.ctx.address, target)
-        return stream, peer, carrier
+        return True

@@ -21,11 +21,17 @@ Like h11, a `PortalState` takes messages to send and returns bytes, and takes re
 returns messages; it never touches a socket. Transitions of the handshake sit in `_SEND` and
 `_RECEIVE` below; data-phase rules (credit, window, half-close) in `_check_send` and
 `_check_receive`.
+
+Closing is part of the state too: the shell reports what happened (`close`, the peer's
+Disconnect through `receive`, `writes_flushed`, `carrier_stopped`, `stopping`, `give_up`) with
+the current time, and the state answers with the Disconnect to send, the reason the portal
+closed, whether the shell may stop now (`done`) and by when it must stop anyway (`deadline`).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from typing import NoReturn, TypeAlias
 
 import msgspec
@@ -38,6 +44,9 @@ CREDIT_BATCH = WINDOW // 2
 """The receiver returns credit once it has written this many payloads to its socket."""
 MAX_PAYLOAD = 64 * 1024
 """The largest `Payload.data` the protocol accepts (64 KiB)."""
+LINGER = 5.0
+"""Seconds a closing side waits for the peer's Disconnect, or to flush to a slow socket what
+it received before the peer's Disconnect, before it stops anyway."""
 CHUNK = 60 * 1024
 """Bytes read from a TCP socket per `Payload` (60 KiB).
 
@@ -166,9 +175,17 @@ class PortalState:
     """One side of one portal, without I/O.
 
     The I/O shell calls `send(message)` and sends the bytes it returns; it passes every received
-    payload to `receive(data)` and acts on the message returned; it calls `payload_written()`
-    after each received payload is written to its socket (and sends the `Credit` it may return)
-    and `end_written()` once the peer's `End` is applied to its socket.
+    payload to `receive(data, now=...)` and acts on the message returned; it calls
+    `payload_written()` after each received payload is written to its socket (and sends the
+    `Credit` it may return) and `end_written()` once the peer's `End` is applied to its socket.
+
+    Closing: the shell stops when `done` is True, or at `deadline` (a `now` in the same clock
+    as the times it passes in) whatever happens; `close_reason` says why the portal closed
+    ("" when it ended cleanly). The events are `close` (our side is done: the socket failed,
+    both directions ended, or the route to the peer is gone), the peer's `Disconnect` (then our
+    answer is due, see `disconnect_due`, and the shell calls `writes_flushed` once what came
+    before it is written), `carrier_stopped`, `stopping` (the shell is being stopped from
+    outside) and `give_up` (the inlet's Ping went unanswered).
 
     Any error (local or remote) leaves the state in `Phase.ERROR`.
     """
@@ -178,8 +195,13 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
+        "_gave_up",
+        "_peer_gone",
         "_unacked",
         "_written",
+        "close_reason",
+        "deadline",
+        "done",
         "phase",
         "role",
         "window",
@@ -197,6 +219,11 @@ class PortalState:
         self._end_sent = False
         self._end_received = False
         self._end_written = False
+        self._peer_gone = False
+        self._gave_up = False
+        self.close_reason = ""
+        self.deadline = math.inf
+        self.done = False
 
     def __repr__(self) -> str:
         return (
@@ -312,11 +339,12 @@ class PortalState:
 
     # --- receiving -----------------------------------------------------------------------------
 
-    def receive(self, data: bytes) -> PortalMessage:
+    def receive(self, data: bytes, *, now: float = 0.0) -> PortalMessage:
         """Decode and check one received message, and account for it.
 
         In `Phase.CLOSING` (our Disconnect is on its way) data messages are still accepted; the
-        shell ignores them.
+        shell ignores them. The peer's Disconnect makes our answer due (`disconnect_due`) and
+        gives the shell until `now + LINGER` to write what came before it.
 
         Raises:
             PortalProtocolError: `data` is not a message the peer may send now.
@@ -327,14 +355,8 @@ class PortalState:
             message = _decoder.decode(data)
         except msgspec.DecodeError as exc:
             self._remote_error(f"undecodable portal message: {exc}")
-        return self.receive_message(message)
-
-    def receive_message(self, message: PortalMessage) -> PortalMessage:
-        """Check and account for a message already decoded with `decode`, like `receive`."""
-        if self.phase is Phase.ERROR:
-            raise PortalProtocolError("the portal already failed")
         if isinstance(message, Disconnect):
-            self._receive_disconnect()
+            self._receive_disconnect(message, now)
             return message
         key = (self.role, self.phase, type(message))
         next_phase = _RECEIVE.get(key)
@@ -350,14 +372,21 @@ class PortalState:
             self._credit = self.window
         return message
 
-    def _receive_disconnect(self) -> None:
+    def _receive_disconnect(self, message: Disconnect, now: float) -> None:
         if self.phase is Phase.CLOSING:
             self.phase = Phase.CLOSED
+            self.done = True
         elif self.phase is Phase.PINGING:
             # The outlet could not reach its target; it stopped without waiting for an answer.
             self.phase = Phase.CLOSED
+            self._set_reason(f"the outlet refused: {message.reason}")
+            self.done = True
         elif self.phase is Phase.OPEN:
             self.phase = Phase.PEER_CLOSED
+            self._peer_gone = True
+            if message.reason:
+                self._set_reason(f"the peer disconnected: {message.reason}")
+            self.deadline = min(self.deadline, now + LINGER)
         else:
             self._remote_error(
                 f"the {_peer(self.role)} sent Disconnect while this side is {self.phase.value}"
@@ -414,6 +443,76 @@ class PortalState:
         if not self._end_received:
             self._local_error("End written before it was received")
         self._end_written = True
+
+    # --- closing -------------------------------------------------------------------------------
+
+    @property
+    def peer_gone(self) -> bool:
+        """True once the peer's Disconnect arrived while the portal was open."""
+        return self._peer_gone
+
+    @property
+    def gave_up(self) -> bool:
+        """True once the inlet gave up waiting for Pong (`give_up`)."""
+        return self._gave_up
+
+    def close(self, reason: str, *, now: float, notify: bool = True) -> bytes | None:
+        """This side is done with the portal: its socket failed (`reason`), both directions
+        ended (`reason` ""), or, with `notify` False, the route to the peer is gone.
+
+        The shell closes its socket and sends the Disconnect returned (None: not due, or it
+        could not arrive). It may stop at once unless it has to wait for the peer's Disconnect,
+        at the latest until `now + LINGER`.
+        """
+        self._set_reason(reason or "both sides ended")
+        data = None
+        if notify and self.phase in (Phase.OPEN, Phase.PEER_CLOSED):
+            data = self.send(Disconnect(reason))
+        if not notify or self.closed or self.phase is Phase.IDLE:
+            self.done = True
+        else:
+            self.deadline = min(self.deadline, now + LINGER)
+        return data
+
+    def writes_flushed(self) -> None:
+        """The shell wrote everything it received: after the peer's Disconnect, it may stop."""
+        if self._peer_gone:
+            self.done = True
+
+    def carrier_stopped(self, reason: str) -> None:
+        """The worker that carries the portal stopped: nothing reaches the peer any more.
+
+        After the peer's Disconnect that changes nothing (the shell still flushes, until the
+        deadline); otherwise the shell stops now, with `reason`.
+        """
+        if not self._peer_gone:
+            self._set_reason(reason)
+            self.done = True
+
+    def stopping(self, *, reachable: bool) -> bytes | None:
+        """The shell is being stopped from outside: the Disconnect to send, if the portal is
+        open and it closed for no other reason and the peer is `reachable` (the carrier still
+        runs, and the node is not shutting down)."""
+        if self.phase not in (Phase.OPEN, Phase.PEER_CLOSED) or self.close_reason:
+            return None
+        if not reachable:
+            return None
+        self._set_reason("the portal worker was stopped")
+        return self.send(Disconnect(self.close_reason))
+
+    def give_up(self, reason: str, *, now: float, wait: float) -> None:
+        """The inlet's Ping went unanswered: the portal is closed (`reason`). The shell waits
+        until `now + wait` for a late Pong, which it answers with `close`, so the outlet's
+        worker does not keep its connection to the target open for nothing."""
+        if self.phase is not Phase.PINGING:
+            self._local_error(f"the {self.role.value} cannot give up while {self.phase.value}")
+        self._set_reason(reason)
+        self._gave_up = True
+        self.deadline = min(self.deadline, now + wait)
+
+    def _set_reason(self, reason: str) -> None:
+        if not self.close_reason:
+            self.close_reason = reason
 
     # --- errors --------------------------------------------------------------------------------
 

@@ -1,431 +1,322 @@
-"""The portal worker: the I/O shell around one `PortalState`, one TCP socket, one route.
+"""The portal worker: the I/O shell around one `PortalState`, one stream, one route.
 
-`InletWorker` and `OutletWorker` differ only in their handshake; once it is done, both run
-`PortalWorker._pump`:
+`InletWorker` and `OutletWorker` differ only in their handshake. Every message a portal
+worker receives is handled at once, in the sender's task (`try_handle_now`): the state checks
+it, and the worker acts on what it returns. Nothing ever waits in its mailbox. A portal's
+bytes take one way each:
 
-- a reader task reads the socket (`CHUNK` bytes at a time, only while it has credit) and sends
-  each read as one `Payload` along the peer's route; at EOF it sends `End`. On a real socket
-  it lends the socket to its carrier's poller (`portals/_pollers.py`) while payloads flow,
-  which reads many portals' sockets in one task, and takes it back for everything else;
-- the mailbox loop (`_dispatch`) checks each message with the state and queues payloads and
-  ends for the writer; it never waits on the socket, so credits and Disconnect are seen at once;
-- a writer task writes queued payloads to the socket (then returns credit), applies `End` with
-  `send_eof`, and closes the socket after the peer's Disconnect once what came before it is
-  written (within `LINGER` seconds);
-- a watcher closes everything at once when the worker that carries the portal (the connection
-  worker, or whatever local worker is the route's first hop) stops.
+- **stream → peer**: the carrier's poller (`portals/_pollers.py`) calls `_on_readable` while
+  the stream is readable and the state has credit; each read of up to `CHUNK` bytes goes to
+  the peer as one `Payload`, the end of the stream as `End`. Out of credit, the worker stops
+  watching the stream until the peer's `Credit` comes.
+- **peer → stream**: a received payload is written at once, as far as the stream takes it
+  without waiting; the rest waits in `_out` for the writer task, which also applies the
+  peer's `End` (`send_eof`) once everything before it is written. The state returns `Credit`
+  as payloads are written, and the window bounds `_out`: a peer that keeps to its credit
+  never makes the worker that delivers to us wait, so one slow client never stalls other
+  portals that share its connection.
 
-The mailbox holds `WINDOW` payloads plus a few control messages, and the writer's queue holds
-`WINDOW` payloads plus End and Disconnect: a peer that keeps to its credit never makes the
-connection worker that delivers to us wait, so one slow TCP client never stalls other portals
-that share its connection.
+Closing lives in the state (`PortalState.close` and friends): the worker tells it what
+happened, sends the Disconnect it returns, and stops when the state is `done`, or at its
+`deadline`. A watcher tells it when the worker that carries the portal (the connection, or
+whatever local worker is the route's first hop) stops.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 from abc import abstractmethod
+from collections import deque
 
 import trio
 
 from actors import Actor, Address, LocalMessage, Route
-from transports import SocketPoller, duplicate_socket, raw_receiver
+from transports import SocketPoller, StreamIO
 
 from ._pollers import carrier_poller
 from ._protocol import (
     CHUNK,
-    WINDOW,
     Credit,
     Disconnect,
     End,
     Payload,
     Phase,
+    Pong,
+    PortalMessage,
     PortalProtocolError,
     PortalState,
     Role,
-    decode,
     encode,
 )
 
 log = logging.getLogger("ockam.portal")
 
-LINGER = 5.0
-"""Seconds a closing worker waits for the peer's Disconnect, or to flush what it received
-before the peer's Disconnect to a slow socket, before it stops anyway."""
 _CLOSE_TIMEOUT = 1.0
-_SOCKET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
-_Write = Payload | End | Disconnect
-
-
-def configure_socket(stream: trio.abc.Stream) -> None:
-    """TCP_NODELAY on a socket stream: a portal forwards what it reads at once."""
-    if isinstance(stream, trio.SocketStream):
-        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 class PortalWorker(Actor):
-    """One side of one portal: a TCP socket joined to a route.
+    """One side of one portal: a stream joined to a route.
 
-    Subclasses implement `_handshake`, which returns the socket, the route to the peer worker
-    and the local address of the worker that carries the portal, or None when the portal could
-    not be set up (the socket is then closed).
+    Subclasses implement `_handshake`, which returns True once the portal is open, with
+    `_io`, `_peer` and `_carrier` set. Until then they may handle messages in `_on_message`.
     """
 
-    mailbox_size = WINDOW + 8
+    mailbox_size = 8  # never used: every message is handled in the sender's task
 
     def __init__(self, role: Role) -> None:
         self.state = PortalState(role)
-        self._stream: trio.abc.Stream | None = None
+        self._io: StreamIO | None = None
         self._peer = Route()
         self._me = Route()
         self._carrier: Address | None = None
-        self._credit_event = trio.Event()
-        self._io_done = trio.Event()
-        self._io_scope = trio.CancelScope()
-        self._dispatch_scope = trio.CancelScope()
-        self._nursery: trio.Nursery | None = None
-        self._peer_gone = False
-        self._writes_send, self._writes_receive = trio.open_memory_channel[_Write](WINDOW + 2)
-        self._queued_writes = 0  # queued for the writer task and not yet written
-        self._inline = False
-        self._raw: socket.socket | None = None
-        self._handback = trio.Event()
-        self._handed: bytes | Exception | None = None
-        self._poller: SocketPoller | None = None
-        self.close_reason = ""
+        self._out = bytearray()  # received bytes the stream has not taken yet
+        self._unwritten: deque[int] = deque()  # bytes of each payload in `_out`, in order
+        self._eof_due = False  # the peer's End arrived; apply it once `_out` is written
+        self._to_write = trio.Event()
+        self._changed = trio.Event()  # set when what `_seen` notes of the state changed
+        self._seen: tuple[Phase, bool, float] = (Phase.IDLE, False, 0.0)
+        self._poller: SocketPoller | None = None  # the carrier's, set in `_pump`
+        self._reading = False
+
+    @property
+    def close_reason(self) -> str:
+        """Why the portal closed ("" while it is open)."""
+        return self.state.close_reason
 
     @abstractmethod
-    async def _handshake(self) -> tuple[trio.abc.Stream, Route, Address] | None:
-        """Open the portal; the socket, the peer's route and the carrier, or None."""
+    async def _handshake(self) -> bool:
+        """Open the portal; True when it is open."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._me = Route((self.ctx.address,))
         task_status.started()
         try:
-            opened = await self._handshake()
-            if opened is not None:
-                stream, self._peer, self._carrier = opened
-                self._stream = stream
-                await self._pump(stream)
+            if await self._handshake():
+                await self._pump()
+            else:
+                await self._until_done()
         finally:
-            self._inline = False
-            self._close_raw()
-            if self._stream is not None:
-                with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
-                    scope.shield = True
-                    await trio.aclose_forcefully(self._stream)
+            self._stop_reading()
+            if self._io is not None:
+                await self._io.aclose()
             await self._disconnect_on_stop()
-            reason = self.close_reason or ("done" if self.state.closed else "stopped")
+            state = self.state
+            reason = state.close_reason or ("done" if state.closed else "stopped")
             log.info("portal %s closed: %s", self.ctx.address, reason)
 
     async def _disconnect_on_stop(self) -> None:
-        """Tell the peer when this worker is stopped from outside while the portal is open."""
-        state = self.state
-        if state.phase not in (Phase.OPEN, Phase.PEER_CLOSED) or self._carrier is None:
-            return
-        if self.close_reason:
-            return  # closed on purpose (its route is gone): a Disconnect would be dropped
         node = self.ctx.node
-        if node.nursery.cancel_scope.cancel_called or node.monitor(self._carrier).is_set():
-            return  # the node is shutting down, or nothing can reach the peer any more
-        self._set_reason("the portal worker was stopped")
-        data = state.send(Disconnect(self.close_reason))
-        with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
-            scope.shield = True
-            await self._send(data)
-
-    def _set_reason(self, reason: str) -> None:
-        if not self.close_reason:
-            self.close_reason = reason
+        carrier = self._carrier
+        reachable = (
+            carrier is not None
+            and not node.nursery.cancel_scope.cancel_called
+            and not node.monitor(carrier).is_set()
+        )
+        data = self.state.stopping(reachable=reachable)
+        if data is not None:
+            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+                scope.shield = True
+                await self._send(data)
 
     async def _send(self, data: bytes) -> bool:
         """Send one encoded portal message to the peer; False when it was dropped."""
         return await self.ctx.node.router.send(LocalMessage(self._peer, self._me, data))
 
-    async def _send_last(self, data: bytes) -> None:
-        """Send our Disconnect even while the worker is being cancelled (bounded)."""
-        with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT):
+    def _changed_state(self) -> None:
+        """Wake the worker's task if the state moved on in a way it waits for (a new phase,
+        done, a new deadline): not for every payload."""
+        state = self.state
+        if (state.phase, state.done, state.deadline) != self._seen:
+            self._changed.set()
+
+    async def _state_changes(self) -> None:
+        """Until the state's phase, `done` or deadline changes."""
+        state = self.state
+        self._seen = (state.phase, state.done, state.deadline)
+        self._changed = trio.Event()
+        await self._changed.wait()
+
+    async def _until_done(self) -> None:
+        """Until the state is done, or its deadline passed."""
+        state = self.state
+        while not state.done and trio.current_time() < state.deadline:
+            with trio.move_on_at(state.deadline):
+                await self._state_changes()
+
+    async def _close(self, reason: str, *, notify: bool = True) -> None:
+        """Our side is done (see `PortalState.close`): close the stream, tell the peer."""
+        data = self.state.close(reason, now=trio.current_time(), notify=notify)
+        self._stop_reading()
+        if self._io is not None:
+            await self._io.aclose()
+        if data is not None:
             await self._send(data)
+        self._changed_state()
 
-    # --- the data phase ------------------------------------------------------------------------
+    # --- receiving from the peer ---------------------------------------------------------------
 
-    async def _pump(self, stream: trio.abc.Stream) -> None:
-        assert self._carrier is not None
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._watch_carrier, self._carrier)
-            self._raw = duplicate_socket(stream)
-            nursery.start_soon(self._run_io, stream)
-            self._inline = True
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Every message is handled here, in the sender's task (see the module docstring)."""
+        state = self.state
+        was_open = state.phase in (Phase.OPEN, Phase.PEER_CLOSED)
+        try:
+            event = state.receive(message.payload, now=trio.current_time())
+        except PortalProtocolError as exc:
+            log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
+            if was_open:
+                await self._send(encode(Disconnect(f"protocol error: {exc}")))
+            await self._close(f"protocol error: {exc}", notify=False)
+            return True
+        await self._on_message(event, message)
+        self._changed_state()
+        return True
+
+    async def _on_message(self, event: PortalMessage, message: LocalMessage) -> None:
+        state = self.state
+        if state.phase is Phase.CLOSING:
+            return  # sent before the peer saw our Disconnect: nothing to do
+        if isinstance(event, Payload):
+            await self._write(event.data)
+        elif isinstance(event, Credit):
+            self._start_reading()
+        elif isinstance(event, End):
+            self._eof_due = True
+            self._to_write.set()
+        elif isinstance(event, Disconnect) and state.peer_gone:
+            if state.disconnect_due:
+                await self._send(state.send(Disconnect()))
+            self._to_write.set()  # the writer flushes, then tells the state
+        elif isinstance(event, Pong):
+            await self._on_pong(message)
+
+    async def _on_pong(self, message: LocalMessage) -> None:
+        """The outlet's Pong (only the inlet accepts one)."""
+
+    # --- peer → stream -------------------------------------------------------------------------
+
+    async def _write(self, data: bytes) -> None:
+        """Write a received payload: what the stream takes now, the rest by the writer task."""
+        io = self._io
+        assert io is not None
+        sent = 0
+        if not self._out:
             try:
-                with self._dispatch_scope:
-                    await self._dispatch()
-            finally:
-                self._inline = False
+                sent = io.send_nowait(data)
+            except _STREAM_ERRORS as exc:
+                await self._close(f"writing the stream failed: {exc}")
+                return
+            if sent == len(data):
+                await self._payloads_written(1)
+                return
+        self._out += memoryview(data)[sent:]
+        self._unwritten.append(len(data) - sent)
+        self._to_write.set()
+
+    async def _payloads_written(self, count: int) -> None:
+        state = self.state
+        for _ in range(count):
+            credit = state.payload_written()
+            if credit is not None and not await self._send(state.send(credit)):
+                await self._close("the route to the peer is gone", notify=False)
+
+    async def _writer(self, io: StreamIO) -> None:
+        out = self._out
+        unwritten = self._unwritten
+        state = self.state
+        try:
+            while True:
+                if out:
+                    sent = await io.send_some(out)
+                    del out[:sent]
+                    done = 0
+                    while unwritten and sent >= unwritten[0]:
+                        sent -= unwritten.popleft()
+                        done += 1
+                    if sent:
+                        unwritten[0] -= sent
+                    await self._payloads_written(done)
+                elif self._eof_due:
+                    self._eof_due = False
+                    await io.send_eof()
+                    state.end_written()
+                    if state.finished:
+                        await self._close("")
+                        return
+                elif state.peer_gone:
+                    state.writes_flushed()  # everything before the peer's Disconnect is out
+                    self._changed_state()
+                    return
+                else:
+                    self._to_write = trio.Event()
+                    await self._to_write.wait()
+        except _STREAM_ERRORS as exc:
+            await self._close(f"writing the stream failed: {exc}")
+
+    # --- stream → peer -------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        carrier, io = self._carrier, self._io
+        assert carrier is not None
+        assert io is not None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_carrier, carrier)
+            nursery.start_soon(self._writer, io)
+            self._poller = await carrier_poller(self.ctx.node, carrier)
+            if self._poller is None:
+                self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+            else:
+                self._start_reading()
+            await self._until_done()
             nursery.cancel_scope.cancel()
 
     async def _watch_carrier(self, carrier: Address) -> None:
         await self.ctx.node.monitor(carrier).wait()
-        if self._peer_gone:
-            # The peer said its last word; what is left is our flush, bounded by LINGER. (When
-            # both ends are on one node the carrier is the peer worker itself.)
+        self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+        self._changed_state()
+
+    def _start_reading(self) -> None:
+        poller, io = self._poller, self._io
+        if poller is None or io is None or io.closed or self._reading:
             return
-        self._set_reason(f"the worker carrying the portal ({carrier}) stopped")
-        assert self._nursery is not None
-        self._nursery.cancel_scope.cancel()
-
-    async def _run_io(self, stream: trio.abc.Stream) -> None:
+        if not self.state.can_send_payload:
+            return
         try:
-            with self._io_scope:
-                async with trio.open_nursery() as io:
-                    io.start_soon(self._read_socket, stream)
-                    await self._write_socket(stream)
-                    io.cancel_scope.cancel()
-        finally:
-            self._close_raw()  # the duplicate would keep the connection open
-            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
-                scope.shield = True
-                await trio.aclose_forcefully(stream)
-            self._io_done.set()
-
-    def _close_raw(self) -> None:
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            raw.close()
-
-    def _close(self, reason: str, *, notify: bool = True) -> None:
-        """Close the socket now; send Disconnect (unless the route is gone) and linger for the
-        peer's."""
-        self._set_reason(reason or "both sides ended")
-        self._io_scope.cancel()
-        if notify and self.state.phase in (Phase.OPEN, Phase.PEER_CLOSED):
-            data = self.state.send(Disconnect(reason))
-            assert self._nursery is not None
-            self._nursery.start_soon(self._send_last, data)
-        if not notify or self.state.closed:
-            self._dispatch_scope.cancel()
-        else:
-            self._dispatch_scope.deadline = min(
-                self._dispatch_scope.deadline, trio.current_time() + LINGER
-            )
-
-    async def _dispatch(self) -> None:
-        """The mailbox loop: check each message and act on it, until the portal is closed."""
-        state = self.state
-        mailbox = self.ctx.mailbox
-        while not state.closed:
-            try:
-                message = await mailbox.get()
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            was_open = state.phase in (Phase.OPEN, Phase.PEER_CLOSED)
-            try:
-                event = state.receive(message.payload)
-            except PortalProtocolError as exc:
-                await self._protocol_error(exc, was_open=was_open)
-                return
-            if state.phase is Phase.CLOSING:
-                continue  # sent before the peer saw our Disconnect: nothing to do
-            if isinstance(event, Payload | End):
-                self._queue_write(event)
-            elif isinstance(event, Credit):
-                self._credit_event.set()
-            elif isinstance(event, Disconnect):
-                await self._peer_disconnected(event)
-                return
-
-    async def _protocol_error(self, exc: PortalProtocolError, *, was_open: bool) -> None:
-        log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
-        self._set_reason(f"protocol error: {exc}")
-        self._io_scope.cancel()
-        if was_open:
-            await self._send(encode(Disconnect(f"protocol error: {exc}")))
-
-    def _queue_write(self, item: _Write) -> None:
-        self._queued_writes += 1
-        self._writes_send.send_nowait(item)  # never full: the state enforces the window
-
-    async def try_handle_now(self, message: LocalMessage) -> bool:
-        """Handle a payload, end or credit in the sender's task; False leaves `message` to the
-        mailbox loop (anything else, or a portal that is not open)."""
-        state = self.state
-        if not self._inline or state.phase is not Phase.OPEN:
-            return False
-        try:
-            event = decode(message.payload)
-        except PortalProtocolError:
-            return False  # the mailbox loop reports it
-        if not isinstance(event, Payload | End | Credit):
-            return False
-        try:
-            state.receive_message(event)
-        except PortalProtocolError as exc:
-            self._inline = False
-            await self._protocol_error(exc, was_open=True)
-            self._dispatch_scope.cancel()
-            return True
-        if isinstance(event, Credit):
-            self._credit_event.set()
-        elif isinstance(event, End) or not await self._write_now(event):
-            self._queue_write(event)
-        return True
-
-    async def _write_now(self, payload: Payload) -> bool:
-        """Write `payload` to the socket without waiting, when nothing is queued before it.
-
-        What the socket does not take at once goes to the writer task; False when nothing
-        could be done here (the writer task then handles the whole payload).
-        """
-        raw = self._raw
-        if raw is None or self._queued_writes:
-            return False
-        data = payload.data
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            return False
-        except OSError:
-            return False  # the writer task meets the same error and closes the portal
-        if sent < len(data):
-            self._queue_write(Payload(data[sent:]))
-            return True
-        credit = self.state.payload_written()
-        if credit is not None and not await self._send(self.state.send(credit)):
-            self._close("the route to the peer is gone", notify=False)
-        return True
-
-    async def _peer_disconnected(self, event: Disconnect) -> None:
-        self._peer_gone = True
-        self._set_reason(f"the peer disconnected: {event.reason}" if event.reason else "")
-        if self.state.disconnect_due:
-            await self._send(self.state.send(Disconnect()))
-        # Write what arrived before the Disconnect, then close; a client that does not read
-        # gets LINGER seconds.
-        self._queue_write(event)
-        with trio.move_on_after(LINGER):
-            await self._io_done.wait()
-
-    async def _read_socket(self, stream: trio.abc.Stream) -> None:
-        state = self.state
-        raw = self._raw
-        receive = raw_receiver(raw, CHUNK) if raw is not None else None
-        if raw is not None and self._carrier is not None:
-            self._poller = carrier_poller(self.ctx.node, self._carrier)
-        while True:
-            while not state.can_send_payload:
-                if state.phase is not Phase.OPEN or state.end_sent:
-                    return
-                self._credit_event = trio.Event()
-                await self._credit_event.wait()
-            data: bytes | bytearray | None
-            try:
-                if self._poller is not None and raw is not None:
-                    data = await self._polled(self._poller, raw)
-                    if data is None:
-                        continue  # out of credit, or closed: the loop's head decides
-                elif receive is not None:
-                    data = await receive()
-                else:
-                    data = await stream.receive_some(CHUNK)
-            except _SOCKET_ERRORS as exc:
-                self._close(f"reading the socket failed: {exc}")
-                return
-            if state.phase is not Phase.OPEN:
-                return
-            if not data:
-                sent = await self._send(state.send(End()))
-                if not sent:
-                    self._close("the route to the peer is gone", notify=False)
-                elif state.finished:
-                    self._close("")
-                return
-            if not isinstance(data, bytes):
-                data = bytes(data)  # a socket gives bytes; other streams may give a bytearray
-            if not await self._send(state.send(Payload(data))):
-                self._close("the route to the peer is gone", notify=False)
-                return
-
-    async def _polled(self, poller: SocketPoller, raw: socket.socket) -> bytes | None:
-        """Let the carrier's poller read the socket (`_on_readable`) until something other
-        than a payload with credit comes up: then the end of the stream (b""), the credit
-        running out or the portal closing (None), or raises the read's error."""
-        self._handback = trio.Event()
-        self._handed = None
-        try:
-            poller.add(raw, self._on_readable)
+            poller.add(io, self._on_readable)
         except trio.ClosedResourceError:
-            self._poller = None  # the carrier stopped: the watcher is closing the portal
-            return None
-        try:
-            await self._handback.wait()
-        finally:
-            poller.remove(raw)
-        handed, self._handed = self._handed, None
-        if isinstance(handed, Exception):
-            raise handed
-        return handed
+            return  # the carrier stopped: the watcher closes the portal
+        self._reading = True
+
+    def _stop_reading(self) -> None:
+        if self._reading and self._poller is not None and self._io is not None:
+            self._poller.remove(self._io)
+        self._reading = False
 
     async def _on_readable(self) -> None:
-        """The poller's call when the socket is readable: read and send one payload, or hand
-        the socket back to the reader task (`_polled`). Never raises."""
-        state = self.state
-        raw = self._raw
-        if raw is None or not state.can_send_payload:
-            self._hand_back(None)
+        """The poller's call while the stream is readable: one read, one message to the peer."""
+        state, io = self.state, self._io
+        if io is None or not state.can_send_payload:
+            self._stop_reading()
             return
         try:
-            data = raw.recv(CHUNK)
-        except BlockingIOError:
+            data = io.receive_nowait(CHUNK)
+        except _STREAM_ERRORS as exc:
+            await self._close(f"reading the stream failed: {exc}")
             return
-        except OSError as exc:
-            self._hand_back(exc)
+        if data is None:
             return
         if not data:
-            self._hand_back(b"")
+            self._stop_reading()
+            if not await self._send(state.send(End())):
+                await self._close("the route to the peer is gone", notify=False)
+            elif state.finished:
+                await self._close("")
             return
-        try:
-            sent = await self._send(state.send(Payload(data)))
-        except Exception as exc:  # handed to the reader task, which raises it in this actor
-            self._hand_back(exc)
-            return
-        if not sent:
-            self._hand_back(None)
-            self._close("the route to the peer is gone", notify=False)
+        if not await self._send(state.send(Payload(data))):
+            await self._close("the route to the peer is gone", notify=False)
+        else:
+            self._pause_without_credit()
 
-    def _hand_back(self, handed: bytes | Exception | None) -> None:
-        if self._poller is not None and self._raw is not None:
-            self._poller.remove(self._raw)
-        self._handed = handed
-        self._handback.set()
-
-    async def _write_socket(self, stream: trio.abc.Stream) -> None:
-        state = self.state
-        async for item in self._writes_receive:
-            if isinstance(item, Payload):
-                try:
-                    await stream.send_all(item.data)
-                except _SOCKET_ERRORS as exc:
-                    self._close(f"writing the socket failed: {exc}")
-                    return
-                # Only now may `_write_now` write directly again: these bytes are out.
-                self._queued_writes -= 1
-                credit = state.payload_written()
-                if credit is not None and not await self._send(state.send(credit)):
-                    self._close("the route to the peer is gone", notify=False)
-                    return
-            elif isinstance(item, End):
-                if isinstance(stream, trio.abc.HalfCloseableStream):
-                    try:
-                        await stream.send_eof()
-                    except _SOCKET_ERRORS as exc:
-                        self._close(f"shutting down the socket's write side failed: {exc}")
-                        return
-                self._queued_writes -= 1
-                state.end_written()
-                if state.finished:
-                    self._close("")
-                    return
-            else:
-                return  # the peer's Disconnect: everything before it is written
+    def _pause_without_credit(self) -> None:
+        if not self.state.can_send_payload:
+            self._stop_reading()  # until the peer's Credit

@@ -13,8 +13,6 @@ from ._connection import frame_batch as frame_batch
 from ._node import NetworkNode as NetworkNode
 from ._node import open_node as open_node
 from ._poller import SocketPoller as SocketPoller
-from ._raw import duplicate_socket as duplicate_socket
-from ._raw import raw_receiver as raw_receiver
 from ._stream_io import SocketIO as SocketIO
 from ._stream_io import StreamIO as StreamIO
 from ._stream_io import stream_io as stream_io

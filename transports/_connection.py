@@ -197,7 +197,7 @@ class ConnectionWorker(Actor):
         if io is None:
             return
         try:
-            io.send_nowait(self._out)
+            del self._out[: io.send_nowait(self._out)]
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._lost(exc)
             return
@@ -212,7 +212,7 @@ class ConnectionWorker(Actor):
                     self._to_write = trio.Event()
                     await self._to_write.wait()
                     continue
-                await io.send_some(out)
+                del out[: await io.send_some(out)]
                 if len(out) < WRITE_BATCH:
                     self._room.set()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:

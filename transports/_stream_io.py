@@ -1,11 +1,12 @@
 """`StreamIO`: a byte stream as the data path uses it, the one place where a TCP socket and
 any other `trio.abc.Stream` (memory streams in tests, WebSocket) differ.
 
-Connections and portals read and write only through this interface. Writers keep their
-outgoing bytes in a `bytearray` that they append to; `send_nowait` sends from its front what
-the stream takes without waiting (nothing, for a stream that can only send by waiting), and
-`send_some` waits until it can send some. Either way the bytes sent are removed from the
-buffer, so whoever appends next, in whatever task, keeps the order.
+Connections and portals read and write only through this interface. A writer keeps the bytes
+it could not send yet in a `bytearray` that it appends to; `send_nowait` sends what the stream
+takes without waiting (nothing, for a stream that can only send by waiting), and a writer task
+calls `send_some`, which waits until it can send some of the buffer's front. Both return how
+many bytes went; the writer deletes them from the buffer's front, so whoever appends next, in
+whatever task, keeps the order.
 
 On a socket, both work on a non-blocking duplicate of the socket's descriptor: a send takes no
 checkpoint, so a sender can never be cancelled half-way through a frame, and bytes already
@@ -34,6 +35,7 @@ class StreamIO:
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
+        self.closed = False
         self._received: bytes | None = None  # read by `wait_readable`, not taken yet
 
     def fileno(self) -> int | None:
@@ -41,22 +43,26 @@ class StreamIO:
         of the stream) to give, or None: then `wait_readable` is the only way to wait."""
         return None
 
-    def send_nowait(self, buffer: bytearray) -> None:
-        """Send from the front of `buffer` what the stream takes without waiting, and remove
-        it. Raises `trio.BrokenResourceError` (or `ClosedResourceError`) when the stream is
-        broken."""
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
+        """Send what the stream takes of `data` without waiting; how many bytes that was.
 
-    async def send_some(self, buffer: bytearray) -> None:
-        """Wait until the stream takes some of `buffer`, send from its front, and remove what
-        was sent. Others may append to `buffer` meanwhile."""
-        data = bytes(buffer)
-        del buffer[:]
+        Raises:
+            trio.BrokenResourceError: the stream is broken (or `ClosedResourceError`: closed).
+        """
+        return 0
+
+    async def send_some(self, buffer: bytearray) -> int:
+        """Wait until the stream takes some of `buffer`'s front, send it, and return how many
+        bytes went (the caller deletes them). Others may append to `buffer` meanwhile, and
+        call `send_nowait`. Raises like `send_nowait`."""
+        data = bytes(buffer)  # `buffer` may grow while the stream takes its time
         await self.stream.send_all(data)
+        return len(data)
 
     async def send_all(self, buffer: bytearray) -> None:
-        """`send_some` until `buffer` is empty."""
+        """Send all of `buffer`, emptying it."""
         while buffer:
-            await self.send_some(buffer)
+            del buffer[: await self.send_some(buffer)]
 
     async def receive(self, size: int) -> bytes:
         """At most `size` bytes, waiting for some; b"" at the end of the stream."""
@@ -78,13 +84,21 @@ class StreamIO:
         if self._received is None:
             self._received = bytes(await self.stream.receive_some(size))
 
+    def _release(self) -> None:
+        """Let go of what this adapter holds beside the stream (before the stream closes)."""
+
     async def send_eof(self) -> None:
         """Shut down the write side, when the stream can (a `HalfCloseableStream`)."""
         if isinstance(self.stream, trio.abc.HalfCloseableStream):
             await self.stream.send_eof()
 
     async def aclose(self) -> None:
-        """Close the stream (forcefully, bounded, shielded from the caller's cancellation)."""
+        """Close the stream (forcefully, bounded, shielded from the caller's cancellation);
+        calling it again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        self._release()
         with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
             scope.shield = True
             await trio.aclose_forcefully(self.stream)
@@ -101,20 +115,22 @@ class SocketIO(StreamIO):
     def fileno(self) -> int | None:
         return self._raw.fileno()
 
-    def send_nowait(self, buffer: bytearray) -> None:
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
         try:
-            sent = self._raw.send(buffer)
+            return self._raw.send(data)
         except BlockingIOError:
-            return
+            return 0
         except OSError as exc:
+            if self.closed:
+                raise trio.ClosedResourceError("the socket was closed") from None
             raise trio.BrokenResourceError(f"socket send failed: {exc}") from exc
-        del buffer[:sent]
 
-    async def send_some(self, buffer: bytearray) -> None:
-        before = len(buffer)
-        while buffer and len(buffer) == before:
+    async def send_some(self, buffer: bytearray) -> int:
+        while True:
             await trio.lowlevel.wait_writable(self._raw)
-            self.send_nowait(buffer)
+            sent = self.send_nowait(buffer)
+            if sent or not buffer:
+                return sent
 
     async def receive(self, size: int) -> bytes:
         # Bytes already there come without a checkpoint; a checkpoint every FAIR_READS reads
@@ -134,6 +150,8 @@ class SocketIO(StreamIO):
         except BlockingIOError:
             return None
         except OSError as exc:
+            if self.closed:
+                raise trio.ClosedResourceError("the socket was closed") from None
             raise trio.BrokenResourceError(f"socket receive failed: {exc}") from exc
 
     async def wait_readable(self, size: int) -> None:
@@ -146,10 +164,9 @@ class SocketIO(StreamIO):
             raise trio.BrokenResourceError(f"socket shutdown failed: {exc}") from exc
         await trio.lowlevel.checkpoint()
 
-    async def aclose(self) -> None:
-        trio.lowlevel.notify_closing(self._raw)
+    def _release(self) -> None:
+        trio.lowlevel.notify_closing(self._raw)  # wakes a task waiting on it, with an error
         self._raw.close()
-        await super().aclose()
 
 
 def stream_io(stream: trio.abc.Stream) -> StreamIO:

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import trio
+import trio.testing
 
 import actors
 from actors import TCP, Address, Route, local
@@ -225,3 +226,57 @@ async def http_server(directory: Path) -> AsyncIterator[str]:
                 await process.wait()
             if process.stdout is not None:
                 await process.stdout.aclose()
+
+
+# --- a network of memory streams --------------------------------------------------------------
+
+
+class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
+    """A listener whose connections are memory streams handed to it by `MemoryNet.connect`."""
+
+    def __init__(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[trio.abc.Stream](16)
+
+    async def accept(self) -> trio.abc.Stream:
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise trio.ClosedResourceError("the listener is closed") from None
+
+    async def aclose(self) -> None:
+        self._receive.close()
+        await trio.lowlevel.checkpoint()
+
+    async def hand(self, stream: trio.abc.Stream) -> None:
+        """Queue `stream` for `accept`."""
+        await self._send.send(stream)
+
+
+class MemoryNet:
+    """Socket openers over memory streams, for `Portals(node, connect=..., listen=...)`.
+
+    `listen(host, port)` and `connect(host, port)` have the signatures of the TCP openers;
+    each call is recorded, so a test can show that every stream it used came from here.
+    """
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, MemoryListener] = {}
+        self.listened: list[str] = []
+        self.connected: list[str] = []
+
+    async def listen(self, host: str, port: int) -> tuple[trio.abc.Listener[trio.abc.Stream], str]:
+        name = f"{host}:{port}"
+        self.listened.append(name)
+        listener = self.listeners[name] = MemoryListener()
+        await trio.lowlevel.checkpoint()
+        return listener, name
+
+    async def connect(self, host: str, port: int) -> trio.abc.Stream:
+        name = f"{host}:{port}"
+        self.connected.append(name)
+        listener = self.listeners.get(name)
+        if listener is None:
+            raise OSError(f"nothing listens on {name}")
+        ours, theirs = trio.testing.memory_stream_pair()
+        await listener.hand(theirs)
+        return ours

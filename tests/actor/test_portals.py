@@ -16,8 +16,18 @@ import trio
 
 import actors
 from actors import TCP, Address, AddressInUse, Route, TransportError, local
-from portals import Credit, Disconnect, InletInfo, OutletInfo, Ping, Pong, Portals, decode, encode
-from portals._pollers import _POLLERS
+from portals import (
+    CarrierPoller,
+    Credit,
+    Disconnect,
+    InletInfo,
+    OutletInfo,
+    Ping,
+    Pong,
+    Portals,
+    decode,
+    encode,
+)
 from transports import open_node
 
 from ._portal_helpers import (
@@ -252,17 +262,18 @@ async def test_portals_share_their_carriers_poller_and_it_stops_with_the_carrier
             for client in (first, second):
                 await assert_stream_echoes(client, b"through the poller")
             (connection,) = setup.inlet_node.tcp.connections()
-            assert list(_POLLERS[setup.inlet_node]) == [connection.worker]
-            assert len(_POLLERS[setup.inlet_node][connection.worker]) == 2
-            assert len(_POLLERS[setup.outlet_node]) == 1
+            (poller,) = setup.inlet_node.actors_of(CarrierPoller)
+            assert poller.carrier == local(connection.worker)
+            assert len(poller.poller) == 2
+            assert len(setup.outlet_node.actors_of(CarrierPoller)) == 1
             setup.inlet_node.tcp.disconnect(connection.worker)
             for client in (first, second):
                 assert await client.receive_some(100) == b""  # closed at once
                 await client.aclose()
-            await wait_until(lambda: not _POLLERS[setup.inlet_node])
-            await wait_until(lambda: not _POLLERS[setup.outlet_node])
+            await wait_until(lambda: not setup.inlet_node.actors_of(CarrierPoller))
+            await wait_until(lambda: not setup.outlet_node.actors_of(CarrierPoller))
             await assert_echoes(inlet, b"a new carrier, a new poller")
-            assert len(_POLLERS[setup.inlet_node]) == 1
+            assert len(setup.inlet_node.actors_of(CarrierPoller)) == 1
 
 
 async def test_outlet_worker_closes_when_the_client_resets() -> None:

@@ -1,4 +1,4 @@
-"""`transports.SocketPoller`: one task reading many real sockets."""
+"""`transports.SocketPoller`: one task reading many streams, real sockets and memory streams."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
+import trio.testing
 
-from transports import SocketPoller
+from transports import SocketPoller, StreamIO, stream_io
 
 
-def _pair() -> tuple[socket.socket, socket.socket]:
+def _pair() -> tuple[StreamIO, socket.socket]:
+    """A socket stream as the data path uses it, and the plain socket at its other end."""
     left, right = socket.socketpair()
-    left.setblocking(False)
-    return left, right
+    return stream_io(trio.SocketStream(trio.socket.from_stdlib_socket(left))), right
 
 
 def _reader(
-    sock: socket.socket, into: bytearray, arrived: trio.Event, size: int
+    io: StreamIO, into: bytearray, arrived: trio.Event, size: int
 ) -> Callable[[], Awaitable[None]]:
     async def handler() -> None:
-        into.extend(sock.recv(7))  # small reads: a socket is called again while it has bytes
+        # Small reads: a stream is called again while it has bytes.
+        into.extend(io.receive_nowait(7) or b"")
         if len(into) >= size:
             arrived.set()
 
@@ -44,10 +46,32 @@ async def test_each_readable_socket_gets_its_own_bytes() -> None:
             for event in arrived:
                 await event.wait()
             nursery.cancel_scope.cancel()
-    assert [bytes(data) for data in received] == [bytes([i]) * 100 for i in range(5)]
-    for mine, theirs in pairs:
-        mine.close()
-        theirs.close()
+        assert [bytes(data) for data in received] == [bytes([i]) * 100 for i in range(5)]
+        for mine, theirs in pairs:
+            await mine.aclose()
+            theirs.close()
+
+
+async def test_a_memory_stream_is_read_through_the_same_handler() -> None:
+    """A stream without a descriptor gets a waiting task of its own; the handler is the same."""
+    poller = SocketPoller()
+    ours, theirs = trio.testing.memory_stream_pair()
+    io = stream_io(ours)
+    assert io.fileno() is None
+    received = bytearray()
+    arrived = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            poller.add(io, _reader(io, received, arrived, 20))  # before the poller runs
+            await nursery.start(poller.run)
+            await theirs.send_all(b"twenty bytes, please")
+            await arrived.wait()
+            poller.remove(io)
+            await theirs.send_all(b"not read")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert bytes(received) == b"twenty bytes, please"
+    assert await io.receive(100) == b"not read"
 
 
 async def test_a_removed_socket_is_no_longer_read() -> None:
@@ -56,7 +80,7 @@ async def test_a_removed_socket_is_no_longer_read() -> None:
     other, sender = _pair()
     received = bytearray()
     arrived = trio.Event()
-    with mine, theirs, other, sender, trio.fail_after(10):
+    with theirs, sender, trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(poller.run)
             poller.add(mine, _reader(mine, received, arrived, 3))
@@ -72,7 +96,9 @@ async def test_a_removed_socket_is_no_longer_read() -> None:
             await other_arrived.wait()
             nursery.cancel_scope.cancel()
         assert bytes(received) == b"one"
-        assert mine.recv(10) == b"two"  # still in the socket, untouched
+        assert mine.receive_nowait(10) == b"two"  # still in the socket, untouched
+        await mine.aclose()
+        await other.aclose()
 
 
 async def test_a_busy_socket_does_not_starve_other_tasks() -> None:
@@ -85,7 +111,7 @@ async def test_a_busy_socket_does_not_starve_other_tasks() -> None:
         nonlocal calls
         calls += 1
 
-    with mine, theirs, trio.fail_after(10):
+    with theirs, trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(poller.run)
             poller.add(mine, never_reads)
@@ -93,16 +119,18 @@ async def test_a_busy_socket_does_not_starve_other_tasks() -> None:
             for _ in range(50):
                 await trio.lowlevel.checkpoint()
             nursery.cancel_scope.cancel()
+        await mine.aclose()
     assert calls >= 50
 
 
 async def test_a_stopped_poller_takes_no_sockets() -> None:
     poller = SocketPoller()
     mine, theirs = _pair()
-    with mine, theirs, trio.fail_after(10):
+    with theirs, trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(poller.run)
             nursery.cancel_scope.cancel()
         with pytest.raises(trio.ClosedResourceError, match="stopped"):
             poller.add(mine, _reader(mine, bytearray(), trio.Event(), 1))
         poller.remove(mine)  # nothing to remove: ignored
+        await mine.aclose()

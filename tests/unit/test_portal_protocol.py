@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from portals import (
     CHUNK,
     CREDIT_BATCH,
+    LINGER,
     MAX_PAYLOAD,
     WINDOW,
     Credit,
@@ -377,6 +378,115 @@ def test_no_sending_after_disconnect() -> None:
 
 def test_repr_names_role_and_phase() -> None:
     assert "inlet open" in repr(open_link().inlet)
+
+
+# --- closing: events and `now` in, the Disconnect to send, `done` and `deadline` out -----------
+
+
+def done(state: PortalState) -> bool:
+    """`state.done` (a call, so that mypy does not narrow it across events)."""
+    return state.done
+
+
+def test_a_side_that_closes_tells_the_peer_and_lingers_for_its_answer() -> None:
+    link = open_link()
+    data = link.inlet.close("reading the stream failed: reset", now=100.0)
+    assert data is not None
+    assert decode(data) == Disconnect("reading the stream failed: reset")
+    assert phase(link.inlet) is Phase.CLOSING
+    assert not done(link.inlet)
+    assert link.inlet.deadline == 100.0 + LINGER
+    assert link.inlet.close_reason == "reading the stream failed: reset"
+    # The outlet hears it, answers, and may stop once what it received before is written.
+    assert link.outlet.receive(data, now=100.5) == Disconnect("reading the stream failed: reset")
+    assert link.outlet.disconnect_due
+    assert link.outlet.deadline == 100.5 + LINGER
+    assert link.outlet.close_reason == "the peer disconnected: reading the stream failed: reset"
+    answer = link.outlet.send(Disconnect())
+    assert not done(link.outlet)
+    link.outlet.writes_flushed()
+    assert done(link.outlet)
+    link.inlet.receive(answer, now=101.0)
+    assert done(link.inlet)
+    assert phase(link.inlet) is Phase.CLOSED
+
+
+def test_both_directions_ended_is_a_clean_close() -> None:
+    link = open_link()
+    link.to_outlet(End())
+    link.to_inlet(End())
+    link.inlet.end_written()
+    data = link.inlet.close("", now=0.0)
+    assert data is not None
+    assert decode(data) == Disconnect()
+    assert link.inlet.close_reason == "both sides ended"
+
+
+def test_a_side_whose_route_is_gone_stops_at_once_and_sends_nothing() -> None:
+    link = open_link()
+    assert link.inlet.close("the route to the peer is gone", now=5.0, notify=False) is None
+    assert done(link.inlet)
+    assert link.inlet.close_reason == "the route to the peer is gone"
+
+
+def test_closing_again_keeps_the_first_reason_and_sends_nothing_more() -> None:
+    link = open_link()
+    assert link.inlet.close("first", now=0.0) is not None
+    assert link.inlet.close("second", now=1.0) is None
+    assert link.inlet.close_reason == "first"
+    assert link.inlet.deadline == LINGER
+
+
+def test_a_stopped_carrier_ends_the_portal_unless_the_peer_said_its_last_word() -> None:
+    link = open_link()
+    link.outlet.carrier_stopped("the worker carrying the portal (0#c) stopped")
+    assert done(link.outlet)
+    assert link.outlet.close_reason == "the worker carrying the portal (0#c) stopped"
+    # After the peer's Disconnect the shell still flushes, until its deadline.
+    other = open_link()
+    other.outlet.receive(other.inlet.send(Disconnect()), now=3.0)
+    other.outlet.carrier_stopped("the worker carrying the portal (0#c) stopped")
+    assert not done(other.outlet)
+    assert other.outlet.close_reason == ""
+    assert other.outlet.deadline == 3.0 + LINGER
+
+
+def test_a_worker_stopped_from_outside_disconnects_only_when_the_peer_can_hear_it() -> None:
+    link = open_link()
+    assert link.inlet.stopping(reachable=False) is None
+    data = link.inlet.stopping(reachable=True)
+    assert data is not None
+    assert decode(data) == Disconnect("the portal worker was stopped")
+    closed = open_link()
+    closed.inlet.close("the route to the peer is gone", now=0.0, notify=False)
+    assert closed.inlet.stopping(reachable=True) is None  # it closed for another reason
+    assert Link().inlet.stopping(reachable=True) is None  # never opened
+
+
+def test_an_inlet_that_gave_up_closes_a_late_pong_and_waits_for_the_answer() -> None:
+    link = Link()
+    decode(link.inlet.send(Ping()))  # the outlet listener takes it; its worker answers
+    link.inlet.give_up("no answer from the outlet", now=10.0, wait=5.0)
+    assert link.inlet.gave_up
+    assert link.inlet.deadline == 15.0
+    assert not done(link.inlet)
+    assert link.to_inlet(Pong()) == Pong()
+    data = link.inlet.close("the inlet gave up waiting for Pong", now=12.0)
+    assert data is not None
+    assert link.inlet.close_reason == "no answer from the outlet"
+    link.outlet.receive(data)
+    link.inlet.receive(link.outlet.send(Disconnect()))
+    assert done(link.inlet)
+    with pytest.raises(LocalPortalError, match="cannot give up while closed"):
+        link.inlet.give_up("again", now=20.0, wait=1.0)
+
+
+def test_an_outlet_that_refuses_ends_the_inlets_handshake() -> None:
+    link = Link()
+    link.inlet.send(Ping())
+    link.inlet.receive(encode(Disconnect("cannot connect to 127.0.0.1:9")))
+    assert done(link.inlet)
+    assert link.inlet.close_reason == "the outlet refused: cannot connect to 127.0.0.1:9"
 
 
 # --- a whole transfer, with writes and credits interleaved at random ---------------------------
