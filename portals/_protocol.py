@@ -195,13 +195,13 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
-        "_gave_up",
-        "_peer_gone",
         "_unacked",
         "_written",
         "close_reason",
         "deadline",
         "done",
+        "gave_up",
+        "peer_gone",
         "phase",
         "role",
         "window",
@@ -219,11 +219,16 @@ class PortalState:
         self._end_sent = False
         self._end_received = False
         self._end_written = False
-        self._peer_gone = False
-        self._gave_up = False
         self.close_reason = ""
+        """Why the portal closed: "" while it is open (and after a clean end, until `close`)."""
         self.deadline = math.inf
+        """When the shell must stop, whatever happens (`math.inf`: no deadline)."""
         self.done = False
+        """True once the shell may stop: nothing it does can matter to the peer any more."""
+        self.peer_gone = False
+        """True once the peer's Disconnect arrived while the portal was open."""
+        self.gave_up = False
+        """True once the inlet gave up waiting for Pong (`give_up`)."""
 
     def __repr__(self) -> str:
         return (
@@ -383,7 +388,7 @@ class PortalState:
             self.done = True
         elif self.phase is Phase.OPEN:
             self.phase = Phase.PEER_CLOSED
-            self._peer_gone = True
+            self.peer_gone = True
             if message.reason:
                 self._set_reason(f"the peer disconnected: {message.reason}")
             self.deadline = min(self.deadline, now + LINGER)
@@ -446,16 +451,6 @@ class PortalState:
 
     # --- closing -------------------------------------------------------------------------------
 
-    @property
-    def peer_gone(self) -> bool:
-        """True once the peer's Disconnect arrived while the portal was open."""
-        return self._peer_gone
-
-    @property
-    def gave_up(self) -> bool:
-        """True once the inlet gave up waiting for Pong (`give_up`)."""
-        return self._gave_up
-
     def close(self, reason: str, *, now: float, notify: bool = True) -> bytes | None:
         """This side is done with the portal: its socket failed (`reason`), both directions
         ended (`reason` ""), or, with `notify` False, the route to the peer is gone.
@@ -476,7 +471,7 @@ class PortalState:
 
     def writes_flushed(self) -> None:
         """The shell wrote everything it received: after the peer's Disconnect, it may stop."""
-        if self._peer_gone:
+        if self.peer_gone:
             self.done = True
 
     def carrier_stopped(self, reason: str) -> None:
@@ -485,7 +480,7 @@ class PortalState:
         After the peer's Disconnect that changes nothing (the shell still flushes, until the
         deadline); otherwise the shell stops now, with `reason`.
         """
-        if not self._peer_gone:
+        if not self.peer_gone:
             self._set_reason(reason)
             self.done = True
 
@@ -507,7 +502,7 @@ class PortalState:
         if self.phase is not Phase.PINGING:
             self._local_error(f"the {self.role.value} cannot give up while {self.phase.value}")
         self._set_reason(reason)
-        self._gave_up = True
+        self.gave_up = True
         self.deadline = min(self.deadline, now + wait)
 
     def _set_reason(self, reason: str) -> None:

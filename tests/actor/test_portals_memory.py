@@ -17,8 +17,9 @@ import trio
 import trio.testing
 
 import actors
-from actors import Node, Route, local
+from actors import Route, local
 from portals import PING_TIMEOUT, InletInfo, InletWorker, OutletWorker, Portals
+from transports import NetworkNode, open_node
 
 from ._portal_helpers import MemoryNet
 
@@ -40,7 +41,7 @@ def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
 class Relayed:
     """n1 (inlets) → n2 (relay `forward_to_portal`) ← n3 (outlets), over memory streams."""
 
-    def __init__(self, nodes: list[Node], net: MemoryNet, to_relay: Route) -> None:
+    def __init__(self, nodes: list[NetworkNode], net: MemoryNet, to_relay: Route) -> None:
         self.nodes = nodes
         self.net = net
         self.inlets = Portals(nodes[0], connect=net.connect, listen=net.listen)
@@ -61,10 +62,8 @@ class Relayed:
         )
 
 
-async def _link(a: Node, b: Node) -> actors.Address:
+async def _link(a: NetworkNode, b: NetworkNode) -> actors.Address:
     """Join `a` to `b` with a memory stream; the address of `a`'s connection worker."""
-    assert a.tcp is not None
-    assert b.tcp is not None
     a_end, b_end = trio.testing.memory_stream_pair()
     a_side = await a.tcp.attach(a_end, peer=b.name, mode="outgoing")
     await b.tcp.attach(b_end, peer=a.name, mode="incoming")
@@ -74,9 +73,9 @@ async def _link(a: Node, b: Node) -> actors.Address:
 @asynccontextmanager
 async def open_relayed() -> AsyncIterator[Relayed]:
     async with (
-        actors.open_node("n1") as n1,
-        actors.open_node("n2") as n2,
-        actors.open_node("n3") as n3,
+        open_node("n1") as n1,
+        open_node("n2") as n2,
+        open_node("n3") as n3,
     ):
         n1_to_n2 = await _link(n1, n2)
         n3_to_n2 = await _link(n3, n2)
