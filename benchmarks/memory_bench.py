@@ -239,7 +239,10 @@ def _print(report: MemoryReport) -> None:
     if report.idle is not None:
         i = report.idle
         per = {node: round(kib, 1) for node, kib in i.per_connection_kib.items()}
-        console.print(f"{i.connections} idle connections: KiB per connection {per}")
+        total = sum(i.per_connection_kib.values())
+        console.print(
+            f"{i.connections} idle connections: KiB per connection {per}, all nodes {total:.1f}"
+        )
     for what, error in report.errors.items():
         console.print(f"[red]{what} failed[/]: {error}")
 
