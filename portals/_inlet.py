@@ -11,8 +11,9 @@ import trio
 from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, OckamError, Route, TransportError
 from transports import open_tcp_listener, split_host_port, stream_io
 
+from ._messages import Ping, PortalTimeout
 from ._outlet import CONNECT_TIMEOUT
-from ._protocol import Phase, Ping, PortalTimeout, Role
+from ._protocol import Phase, Role
 from ._worker import PortalWorker
 
 log = logging.getLogger("ockam.portal")

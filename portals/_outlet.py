@@ -10,7 +10,8 @@ import trio
 from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, Route, TransportError
 from transports import split_host_port, stream_io
 
-from ._protocol import Disconnect, Ping, Pong, PortalProtocolError, Role, decode
+from ._messages import Disconnect, Ping, Pong, PortalProtocolError, decode
+from ._protocol import Role
 from ._worker import PortalWorker
 
 log = logging.getLogger("ockam.portal")

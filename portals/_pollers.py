@@ -16,7 +16,7 @@ import trio
 from actors import TEMPORARY, Actor, AddressInUse, NodeStopped, local
 from transports import SocketPoller
 
-from ._protocol import CHUNK
+from ._messages import CHUNK
 
 if TYPE_CHECKING:
     from actors import Address, Node

@@ -1,21 +1,4 @@
-"""The portal protocol, sans-IO: messages, flow control by credits, and the state of one side.
-
-A portal joins one TCP connection on the inlet's node to one on the outlet's node. The inlet
-worker sends `Ping` along the inlet's route; the outlet spawns a worker that connects to its
-target and answers `Pong` from its own address, so the inlet learns the worker's route from the
-Pong's return route. Then `Payload`s carry the bytes both ways.
-
-Flow control: each side may have at most `WINDOW` payloads unacknowledged. The receiver writes
-each payload to its TCP socket and returns `Credit(n)` once it has written `CREDIT_BATCH` of
-them. So the mailboxes and queues on the data path stay bounded, and a TCP client that reads
-slowly holds back only its own portal, never the connection shared with other portals.
-
-Closing: `End` says that the sender's TCP peer shut down its write side (a half-close); the
-receiver shuts down the write side of its own socket once everything before the End is written.
-`Disconnect` is each side's last message. A side sends it when both directions have ended
-(graceful), on any error, or in answer to the peer's `Disconnect`; each side answers the peer's
-Disconnect with its own (unless it has sent one already), so both sides learn that nothing more
-will arrive and no message is sent to a worker that has already stopped.
+"""The state of one side of a portal, sans-IO (the messages are in `_messages.py`).
 
 Like h11, a `PortalState` takes messages to send and returns bytes, and takes received bytes and
 returns messages; it never touches a socket. Transitions of the handshake sit in `_SEND` and
@@ -32,97 +15,26 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import NoReturn, TypeAlias
+from typing import NoReturn
 
-import msgspec
+from . import _messages
+from ._messages import (
+    Credit,
+    Disconnect,
+    End,
+    LocalPortalError,
+    Payload,
+    Ping,
+    Pong,
+    PortalMessage,
+    PortalProtocolError,
+    decode,
+    encode,
+)
 
-from actors import OckamError
-
-WINDOW = 32
-"""Payload messages a side may have sent and not yet had credited."""
-CREDIT_BATCH = WINDOW // 2
-"""The receiver returns credit once it has written this many payloads to its socket."""
-MAX_PAYLOAD = 64 * 1024
-"""The largest `Payload.data` the protocol accepts (64 KiB)."""
 LINGER = 5.0
 """Seconds a closing side waits for the peer's Disconnect, or to flush to a slow socket what
 it received before the peer's Disconnect, before it stops anyway."""
-CHUNK = 60 * 1024
-"""Bytes read from a TCP socket per `Payload` (60 KiB).
-
-Large enough that per-message overhead is small, and small enough that the encoded message plus
-its routing envelope (a few hundred bytes) plus a secure channel's framing and tag fit in one
-64 KiB (65 535-byte) Noise transport message, so no layer has to split a payload.
-"""
-
-
-class Ping(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The inlet's first message: asks the outlet for a worker connected to its target."""
-
-
-class Pong(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The outlet worker's first message: connected; reply to my address."""
-
-
-class Payload(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """Bytes read from one TCP socket, to be written to the other (1 to `MAX_PAYLOAD` bytes)."""
-
-    data: bytes
-
-
-class Credit(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The receiver wrote `messages` more payloads to its socket: the sender may send as many."""
-
-    messages: int
-
-
-class End(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The sender's TCP peer shut down its write side; no more payloads follow."""
-
-
-class Disconnect(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The sender's last message: the portal is closed (`reason` empty when it ended cleanly)."""
-
-    reason: str = ""
-
-
-PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | End | Disconnect
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder: msgspec.msgpack.Decoder[PortalMessage] = msgspec.msgpack.Decoder(PortalMessage)
-
-
-class PortalError(OckamError):
-    """Base class of portal errors."""
-
-
-class PortalProtocolError(PortalError):
-    """The peer broke the portal protocol; the portal must be closed."""
-
-
-class LocalPortalError(PortalError):
-    """This side tried to send something the protocol does not allow (a bug in the caller)."""
-
-
-class PortalTimeout(PortalError):
-    """The outlet did not answer the inlet's Ping in time."""
-
-
-def encode(message: PortalMessage) -> bytes:
-    """`message` in its wire form, without any state check (for replies outside a portal)."""
-    return _encoder.encode(message)
-
-
-def decode(data: bytes) -> PortalMessage:
-    """The message in `data`.
-
-    Raises:
-        PortalProtocolError: `data` is not a portal message.
-    """
-    try:
-        return _decoder.decode(data)
-    except msgspec.DecodeError as exc:
-        raise PortalProtocolError(f"undecodable portal message: {exc}") from None
 
 
 class Role(enum.Enum):
@@ -207,7 +119,7 @@ class PortalState:
         "window",
     )
 
-    def __init__(self, role: Role, *, window: int = WINDOW) -> None:
+    def __init__(self, role: Role, *, window: int = _messages.WINDOW) -> None:
         if window < 2:
             raise ValueError(f"window must be at least 2, not {window}")
         self.role = role
@@ -306,7 +218,7 @@ class PortalState:
             self.phase = next_phase
             if isinstance(message, Pong):
                 self._credit = self.window
-        return _encoder.encode(message)
+        return encode(message)
 
     def _send_disconnect(self) -> None:
         if self.phase is Phase.PEER_CLOSED:
@@ -324,9 +236,10 @@ class PortalState:
                 self._local_error("cannot send Payload after End")
             if self._credit <= 0:
                 self._local_error(f"cannot send Payload: all {self.window} credits are in use")
-            if not 0 < len(message.data) <= MAX_PAYLOAD:
+            if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._local_error(
-                    f"a payload must hold 1 to {MAX_PAYLOAD} bytes, not {len(message.data)}"
+                    f"a payload must hold 1 to {_messages.MAX_PAYLOAD} bytes, "
+                    f"not {len(message.data)}"
                 )
             self._credit -= 1
         elif isinstance(message, Credit):
@@ -357,9 +270,9 @@ class PortalState:
         if self.phase is Phase.ERROR:
             raise PortalProtocolError("the portal already failed")
         try:
-            message = _decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            self._remote_error(f"undecodable portal message: {exc}")
+            message = decode(data)
+        except PortalProtocolError as exc:
+            self._remote_error(str(exc))
         if isinstance(message, Disconnect):
             self._receive_disconnect(message, now)
             return message
@@ -405,10 +318,10 @@ class PortalState:
                 self._remote_error(
                     f"the {_peer(self.role)} sent more than {self.window} payloads without credit"
                 )
-            if not 0 < len(message.data) <= MAX_PAYLOAD:
+            if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._remote_error(
                     f"the {_peer(self.role)} sent a payload of {len(message.data)} bytes "
-                    f"(1 to {MAX_PAYLOAD} allowed)"
+                    f"(1 to {_messages.MAX_PAYLOAD} allowed)"
                 )
             self._unacked += 1
         elif isinstance(message, Credit):

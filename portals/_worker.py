@@ -33,21 +33,19 @@ import trio
 from actors import Actor, Address, LocalMessage, Route
 from transports import SocketPoller, StreamIO
 
-from ._pollers import carrier_poller
-from ._protocol import (
+from ._messages import (
     CHUNK,
     Credit,
     Disconnect,
     End,
     Payload,
-    Phase,
     Pong,
     PortalMessage,
     PortalProtocolError,
-    PortalState,
-    Role,
     encode,
 )
+from ._pollers import carrier_poller
+from ._protocol import Phase, PortalState, Role
 
 log = logging.getLogger("ockam.portal")
 

@@ -1,0 +1,112 @@
+"""The portal protocol's messages, limits and errors, and their wire form (msgpack).
+
+A portal joins one TCP connection on the inlet's node to one on the outlet's node. The inlet
+worker sends `Ping` along the inlet's route; the outlet spawns a worker that connects to its
+target and answers `Pong` from its own address, so the inlet learns the worker's route from the
+Pong's return route. Then `Payload`s carry the bytes both ways.
+
+Flow control: each side may have at most `WINDOW` payloads unacknowledged. The receiver writes
+each payload to its TCP socket and returns `Credit(n)` once it has written `CREDIT_BATCH` of
+them. So the mailboxes and queues on the data path stay bounded, and a TCP client that reads
+slowly holds back only its own portal, never the connection shared with other portals.
+
+Closing: `End` says that the sender's TCP peer shut down its write side (a half-close); the
+receiver shuts down the write side of its own socket once everything before the End is written.
+`Disconnect` is each side's last message. A side sends it when both directions have ended
+(graceful), on any error, or in answer to the peer's `Disconnect`; each side answers the peer's
+Disconnect with its own (unless it has sent one already), so both sides learn that nothing more
+will arrive and no message is sent to a worker that has already stopped.
+
+`PortalState` (`_protocol.py`) checks which of them may be sent or received when.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import msgspec
+
+from actors import OckamError
+
+WINDOW = 32
+"""Payload messages a side may have sent and not yet had credited."""
+CREDIT_BATCH = WINDOW // 2
+"""The receiver returns credit once it has written this many payloads to its socket."""
+MAX_PAYLOAD = 64 * 1024
+"""The largest `Payload.data` the protocol accepts (64 KiB)."""
+CHUNK = 60 * 1024
+"""Bytes read from a TCP socket per `Payload` (60 KiB).
+
+Large enough that per-message overhead is small, and small enough that the encoded message plus
+its routing envelope (a few hundred bytes) plus a secure channel's framing and tag fit in one
+64 KiB (65 535-byte) Noise transport message, so no layer has to split a payload.
+"""
+
+
+class Ping(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The inlet's first message: asks the outlet for a worker connected to its target."""
+
+
+class Pong(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The outlet worker's first message: connected; reply to my address."""
+
+
+class Payload(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """Bytes read from one TCP socket, to be written to the other (1 to `MAX_PAYLOAD` bytes)."""
+
+    data: bytes
+
+
+class Credit(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The receiver wrote `messages` more payloads to its socket: the sender may send as many."""
+
+    messages: int
+
+
+class End(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender's TCP peer shut down its write side; no more payloads follow."""
+
+
+class Disconnect(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender's last message: the portal is closed (`reason` empty when it ended cleanly)."""
+
+    reason: str = ""
+
+
+PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | End | Disconnect
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[PortalMessage] = msgspec.msgpack.Decoder(PortalMessage)
+
+
+class PortalError(OckamError):
+    """Base class of portal errors."""
+
+
+class PortalProtocolError(PortalError):
+    """The peer broke the portal protocol; the portal must be closed."""
+
+
+class LocalPortalError(PortalError):
+    """This side tried to send something the protocol does not allow (a bug in the caller)."""
+
+
+class PortalTimeout(PortalError):
+    """The outlet did not answer the inlet's Ping in time."""
+
+
+def encode(message: PortalMessage) -> bytes:
+    """`message` in its wire form, without any state check (for replies outside a portal)."""
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> PortalMessage:
+    """The message in `data`.
+
+    Raises:
+        PortalProtocolError: `data` is not a portal message.
+    """
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise PortalProtocolError(f"undecodable portal message: {exc}") from None
