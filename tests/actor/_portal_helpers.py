@@ -271,12 +271,15 @@ class MemoryNet:
         await trio.lowlevel.checkpoint()
         return listener, name
 
-    async def connect(self, host: str, port: int) -> trio.abc.Stream:
+    async def connect(self, host: str, port: int, *, lockstep: bool = False) -> trio.abc.Stream:
+        """A stream to the listener on `host:port`; with `lockstep`, one with no buffer (a
+        send waits until the other side receives), to stand for a client that does not read."""
         name = f"{host}:{port}"
         self.connected.append(name)
         listener = self.listeners.get(name)
         if listener is None:
             raise OSError(f"nothing listens on {name}")
-        ours, theirs = trio.testing.memory_stream_pair()
+        pair = trio.testing.lockstep_stream_pair if lockstep else trio.testing.memory_stream_pair
+        ours, theirs = pair()
         await listener.hand(theirs)
         return ours

@@ -18,7 +18,7 @@ import trio.testing
 
 import actors
 from actors import Route, local
-from portals import PING_TIMEOUT, InletInfo, InletWorker, OutletWorker, Portals
+from portals import LINGER, PING_TIMEOUT, InletInfo, InletWorker, OutletWorker, Portals
 from transports import NetworkNode, open_node
 
 from ._portal_helpers import MemoryNet
@@ -51,9 +51,9 @@ class Relayed:
     def route(self, outlet: str = "outlet") -> Route:
         return self.to_relay + Route((local("forward_to_portal"), local(outlet)))
 
-    async def connect(self, inlet: InletInfo) -> trio.abc.Stream:
+    async def connect(self, inlet: InletInfo, *, lockstep: bool = False) -> trio.abc.Stream:
         host, port = inlet.bind_addr.rsplit(":", 1)
-        return await self.net.connect(host, int(port))
+        return await self.net.connect(host, int(port), lockstep=lockstep)
 
     def portal_workers(self) -> int:
         return sum(
@@ -155,3 +155,37 @@ async def test_an_unanswered_ping_closes_the_client_when_the_clock_says_so(
             assert trio.current_time() - start >= PING_TIMEOUT
             assert setup.inlets.inlet(inlet.alias) is not None  # the inlet keeps listening
             assert setup.net.connected == ["inlet:6000"]
+
+
+async def test_a_client_that_does_not_read_gets_linger_seconds_after_the_peer_went(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The outlet's side fails while the inlet still has bytes for a client that does not
+    read: the inlet keeps trying for LINGER seconds after the outlet's Disconnect, then closes
+    the client's connection."""
+    with trio.fail_after(60):
+        async with open_relayed() as setup, trio.open_nursery() as nursery:
+            server, _ = await setup.net.listen("server", 9000)
+
+            async def send_then_close() -> None:
+                stream = await server.accept()
+                await stream.send_all(b"s" * MB)
+                await stream.aclose()
+
+            nursery.start_soon(send_then_close)
+            await setup.outlets.create_outlet(target="server:9000")
+            inlet = await setup.inlets.create_inlet(bind="inlet:6000", route=setup.route())
+            client = await setup.connect(inlet, lockstep=True)
+            await client.send_all(b"hello")
+            await trio.sleep(1)
+            # The server is gone: writing this fails on the outlet's side, which disconnects.
+            await client.send_all(b"again")
+            await trio.sleep(1)
+            assert setup.portal_workers() == 1  # the inlet's, lingering over its unsent bytes
+            assert setup.nodes[0].actors_of(InletWorker)[0].state.peer_gone
+            await trio.sleep(LINGER)
+            assert setup.portal_workers() == 0
+            received = b""
+            while chunk := await client.receive_some(MB):
+                received += chunk
+            assert len(received) < MB  # closed before it was all delivered
