@@ -1,4 +1,9 @@
-"""TCP portals: inlets and outlets that carry TCP connections along routes, as Ockam's do."""
+"""TCP portals: inlets and outlets that carry TCP connections along routes, as Ockam's do.
+
+Outlets and inlets may be guarded by policies (`PolicyStore`, by resource name and type):
+a portal opens only through a secure channel whose subject satisfies the policy, and is
+closed when it no longer does (`PolicyGuard` decides).
+"""
 
 from ._inlet import PING_TIMEOUT as PING_TIMEOUT
 from ._inlet import InletListener as InletListener
@@ -31,6 +36,13 @@ from ._outlet import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._outlet import Connect as Connect
 from ._outlet import OutletListener as OutletListener
 from ._outlet import OutletWorker as OutletWorker
+from ._policy_guard import PolicyGuard as PolicyGuard
+from ._policy_guard import SubjectSource as SubjectSource
+from ._policy_store import TRUST_DEFAULT as TRUST_DEFAULT
+from ._policy_store import Policy as Policy
+from ._policy_store import PolicyStore as PolicyStore
+from ._policy_store import Resource as Resource
+from ._policy_store import ResourceType as ResourceType
 from ._pollers import CarrierPoller as CarrierPoller
 from ._pollers import carrier_poller as carrier_poller
 from ._protocol import LINGER as LINGER
