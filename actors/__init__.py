@@ -11,8 +11,10 @@ from ._address import Route as Route
 from ._address import RouteError as RouteError
 from ._address import Segment as Segment
 from ._address import local as local
+from ._address import local_name as local_name
 from ._address import random_address as random_address
 from ._address import route as route
+from ._address import split_host_port as split_host_port
 from ._errors import AddressInUse as AddressInUse
 from ._errors import MailboxClosed as MailboxClosed
 from ._errors import NodeStopped as NodeStopped

@@ -9,6 +9,8 @@ from typing import overload
 
 import msgspec
 
+from ._errors import TransportError
+
 LOCAL = 0
 """Transport type of an address that names a worker on this node."""
 TCP = 1
@@ -162,11 +164,46 @@ def route(*parts: Address | str) -> Route:
     return Route(p if isinstance(p, Address) else local(p) for p in parts)
 
 
-def _split_host_port(value: str) -> tuple[str, str]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise RouteError(f"bad transport address {value!r}: expected HOST:PORT")
-    return host.strip("[]"), port
+def split_host_port(address: str, *, default_host: str | None = None) -> tuple[str, int]:
+    """`HOST:PORT` (or `[V6]:PORT`) as a pair: the one parser of socket addresses.
+
+    With `default_host`, a bare `PORT` means `default_host:PORT` (the CLI's `--to 5000`).
+
+    Raises:
+        TransportError: `address` is not `HOST:PORT` with a port from 0 to 65535.
+    """
+    text = address.strip()
+    if default_host is not None and text.isdigit():
+        text = f"{default_host}:{text}"
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        expected = "HOST:PORT or PORT" if default_host is not None else "HOST:PORT"
+        raise TransportError(f"bad address {address!r}: expected {expected}, like 127.0.0.1:7000")
+    return host, int(port)
+
+
+def local_name(address: str | Address) -> str:
+    """The worker name in `outlet`, `0#outlet`, `/service/outlet` or `/worker/outlet`: the one
+    normalizer of local addresses typed by users.
+
+    Raises:
+        RouteError: `address` does not name one local worker.
+    """
+    if isinstance(address, Address):
+        if not address.is_local:
+            raise RouteError(f"bad address {str(address)!r}: expected a local worker")
+        return address.value
+    text = address.strip()
+    if text.startswith("/"):
+        segments = MultiAddr.parse(text).segments
+        if len(segments) != 1 or segments[0].kind not in ("service", "worker"):
+            raise RouteError(f"bad address {text!r}: expected /service/NAME or NAME")
+        return segments[0].value
+    parsed = Address.parse(text)
+    if not parsed.is_local:
+        raise RouteError(f"bad address {text!r}: expected a local worker, like /service/NAME")
+    return local(parsed.value).value
 
 
 def _is_ip4(host: str) -> bool:
@@ -181,7 +218,7 @@ def _address_text(address: Address) -> str:
     if address.type == LOCAL:
         return f"/service/{address.value}"
     if address.type in (TCP, WS):
-        host, port = _split_host_port(address.value)
+        host, port = split_host_port(address.value)
         head = f"/ip4/{host}" if _is_ip4(host) else f"/dnsaddr/{host}"
         return f"{head}/tcp/{port}" + ("/ws" if address.type == WS else "")
     return f"/type/{address.type}/{address.value}"
@@ -203,7 +240,7 @@ class Segment(msgspec.Struct, frozen=True):
         if self.kind == "stdin":
             return "/-"
         if self.kind in ("ip4", "ip6", "dnsaddr"):
-            host, port = _split_host_port(self.value)
+            host, port = split_host_port(self.value)
             return f"/{self.kind}/{host}/tcp/{port}" + ("/ws" if self.ws else "")
         if self.kind == "type":
             return f"/type/{self.type}/{self.value}"

@@ -30,8 +30,7 @@ from typing import Any
 import msgspec
 import msgspec.yaml
 
-from actors import TransportError
-from transports import split_host_port
+from actors import TransportError, split_host_port
 
 from ._routes import node_name
 

@@ -14,7 +14,6 @@ from ._manager import DEFAULT_OUTLET as DEFAULT_OUTLET
 from ._manager import InletInfo as InletInfo
 from ._manager import OutletInfo as OutletInfo
 from ._manager import Portals as Portals
-from ._manager import local_name as local_name
 from ._messages import CHUNK as CHUNK
 from ._messages import CREDIT_BATCH as CREDIT_BATCH
 from ._messages import MAX_PAYLOAD as MAX_PAYLOAD

@@ -8,8 +8,17 @@ from typing import Literal
 
 import trio
 
-from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, OckamError, Route, TransportError
-from transports import open_tcp_listener, split_host_port, stream_io
+from actors import (
+    TEMPORARY,
+    Actor,
+    LocalMessage,
+    NodeStopped,
+    OckamError,
+    Route,
+    TransportError,
+    split_host_port,
+)
+from transports import open_tcp_listener, stream_io
 
 from ._messages import Ping, PortalTimeout
 from ._outlet import CONNECT_TIMEOUT

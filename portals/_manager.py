@@ -9,16 +9,15 @@ import msgspec
 import trio
 
 from actors import (
-    LOCAL,
-    Address,
     AddressInUse,
-    MultiAddr,
     Route,
     RouteError,
     local,
+    local_name,
     random_address,
+    split_host_port,
 )
-from transports import open_tcp_listener, split_host_port
+from transports import open_tcp_listener
 
 from ._inlet import PING_TIMEOUT, InletListener, Listen, Refresh
 from ._outlet import Connect, OutletListener
@@ -51,24 +50,6 @@ class InletInfo(msgspec.Struct, frozen=True):
     """The route to the outlet, in its text form."""
     status: str
     """`up`, or `down` after the last portal failed to open (the inlet keeps listening)."""
-
-
-def local_name(text: str) -> str:
-    """The worker name in `outlet`, `0#outlet`, `/service/outlet` or `/worker/outlet`.
-
-    Raises:
-        RouteError: `text` does not name one local worker.
-    """
-    text = text.strip()
-    if text.startswith("/"):
-        segments = MultiAddr.parse(text).segments
-        if len(segments) != 1 or segments[0].kind not in ("service", "worker"):
-            raise RouteError(f"bad address {text!r}: expected /service/NAME or NAME")
-        return segments[0].value
-    address = Address.parse(text)
-    if address.type != LOCAL:
-        raise RouteError(f"bad address {text!r}: an outlet's address must be local")
-    return local(address.value).value
 
 
 class Portals:

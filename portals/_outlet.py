@@ -7,8 +7,16 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from actors import TEMPORARY, Actor, LocalMessage, NodeStopped, Route, TransportError
-from transports import split_host_port, stream_io
+from actors import (
+    TEMPORARY,
+    Actor,
+    LocalMessage,
+    NodeStopped,
+    Route,
+    TransportError,
+    split_host_port,
+)
+from transports import stream_io
 
 from ._messages import Disconnect, Ping, Pong, PortalProtocolError, decode
 from ._protocol import Role

@@ -19,7 +19,6 @@ from ._stream_io import stream_io as stream_io
 from ._stream_transport import Listener as Listener
 from ._stream_transport import ListenerInfo as ListenerInfo
 from ._stream_transport import StreamTransport as StreamTransport
-from ._stream_transport import split_host_port as split_host_port
 from ._tcp import TcpListener as TcpListener
 from ._tcp import TcpTransport as TcpTransport
 from ._tcp import open_tcp_listener as open_tcp_listener

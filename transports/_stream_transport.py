@@ -8,21 +8,12 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import msgspec
 import trio
 
-from actors import LOCAL, TEMPORARY, Actor, Address, TransportError
+from actors import LOCAL, TEMPORARY, Actor, Address, local_name, split_host_port
 
 from ._connection import ConnectionInfo, ConnectionWorker
 
 if TYPE_CHECKING:
     from actors import Node
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """`host:port` as a pair; raises `TransportError` naming the bad value."""
-    host, sep, port = address.strip().rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise TransportError(f"bad address {address!r}: expected HOST:PORT, like 127.0.0.1:7000")
-    return host, int(port)
 
 
 class ListenerInfo(msgspec.Struct, frozen=True):
@@ -161,8 +152,7 @@ class StreamTransport(ABC):
 
     def connection(self, worker: str) -> ConnectionInfo | None:
         """The connection whose worker address (hex, `0#hex` or `/worker/hex`) is `worker`."""
-        key = worker.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
-        found = self.node.actor_at(Address(LOCAL, key))
+        found = self.node.actor_at(Address(LOCAL, local_name(worker)))
         if not isinstance(found, ConnectionWorker) or found.transport != self.name:
             return None
         return None if found.closed.is_set() else found.info()

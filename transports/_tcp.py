@@ -7,10 +7,10 @@ import socket
 
 import trio
 
-from actors import TCP, TransportError
+from actors import TCP, TransportError, split_host_port
 
 from ._connection import ConnectionInfo, ConnectionWorker
-from ._stream_transport import Listener, StreamTransport, split_host_port
+from ._stream_transport import Listener, StreamTransport
 
 log = logging.getLogger("ockam.transport.tcp")
 

@@ -11,11 +11,11 @@ import logging
 import trio
 import trio_websocket
 
-from actors import WS, TransportError
+from actors import WS, TransportError, split_host_port
 
 from ._codec import MAX_FRAME_SIZE
 from ._connection import ConnectionWorker
-from ._stream_transport import Listener, StreamTransport, split_host_port
+from ._stream_transport import Listener, StreamTransport
 
 log = logging.getLogger("ockam.transport.ws")
 

@@ -21,7 +21,7 @@ import trio_websocket
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from actors import LocalMessage, Route, route
+from actors import LocalMessage, Route, route, split_host_port
 from transports import (
     MAX_FRAME_SIZE,
     NetworkNode,
@@ -31,7 +31,6 @@ from transports import (
     decode_body,
     encode_message,
     open_node,
-    split_host_port,
 )
 
 VERSION = b"\x01"

@@ -9,8 +9,8 @@ import sys
 import pytest
 import trio
 
-from actors import Actor, LocalMessage, route
-from transports import open_node, split_host_port
+from actors import Actor, LocalMessage, route, split_host_port
+from transports import open_node
 from transports.testing import open_topology
 
 
