@@ -1,10 +1,11 @@
-"""The `ockam` command: the cyclopts app, shared options, and error handling."""
+"""The `ockam` command's core: the cyclopts app, the options every command shares, asking a
+node, and error handling. It knows no feature: `cli._features` puts their commands on `app`."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -54,16 +55,30 @@ DEFAULT = Common()
 RouteOption = Annotated[str, Parameter(allow_leading_hyphen=True)]
 """A route option: it may start with '-', the piped route (`--to -/service/uppercase`)."""
 
+NODE_FLAGS = ("--at", "--node")
+"""The flags that name the node a command asks (`--node` is the seeds' older spelling)."""
+
+
+def node_option(flags: Sequence[str] = NODE_FLAGS) -> Any:
+    """The annotation of an option naming the node a command asks, under `flags`."""
+    return Annotated[
+        str | None, Parameter(name=list(flags), help="The node (default: the oldest).")
+    ]
+
+
+NodeOption = Annotated[
+    str | None, Parameter(name=list(NODE_FLAGS), help="The node (default: the oldest).")
+]
+"""`--at NODE` (or the seeds' `--node NODE`)."""
+
 
 class _State:
     verbose = False
 
 
-def sub_app(name: str | Sequence[str], help: str) -> App:
-    """A command group registered on the root app."""
-    group = App(name=name, help=help)
-    app.command(group)
-    return group
+def command_group(name: str, help: str, *, show: bool = True) -> App:
+    """A command group (`ockam NAME ...`); `cli._features` puts it on the root app."""
+    return App(name=name, help=help, show=show)
 
 
 def store() -> StateStore:
@@ -97,15 +112,9 @@ def ask_node(node: str | None, request: Request, result: type[T]) -> tuple[NodeR
     return record, run(lambda: ask(state, record, request, result))
 
 
-NodeOption = Annotated[
-    str | None, Parameter(name=["--at", "--node"], help="The node (default: the oldest).")
-]
-"""`--at NODE` (or the seeds' `--node NODE`)."""
-
-
-def resolved(state: StateStore, route: str) -> str:
+def resolved(route: str) -> str:
     """`route` with `/node/NAME` and `-` resolved, as text for a node."""
-    return str(resolve_route(route, state))
+    return str(resolve_route(route, store()))
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
@@ -118,16 +127,20 @@ def to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the `ockam` console script."""
-    from . import _commands  # noqa: F401  (registers every command on `app`)
+def run_app(argv: Sequence[str] | None, *, provide: Mapping[str, object]) -> None:
+    """Run the command in `argv` (default: `sys.argv`), turning every error into one line.
 
+    A command parameter declared `Parameter(parse=False)` is not read from the command line;
+    it gets the value of the same name in `provide` (`node create` gets the node's control
+    API this way, so that no feature has to import the module that gathers them all).
+    """
     # A command prints its result and at most one error line; node processes log to their
     # log file (`node create --foreground` turns logging on), and `--verbose` shows it all.
     logging.getLogger("ockam").setLevel(logging.CRITICAL)
     tokens = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(tokens, exit_on_error=False, print_error=False)
+        command, bound, provided = app.parse_args(tokens, exit_on_error=False, print_error=False)
+        command(*bound.args, **bound.kwargs, **{name: provide[name] for name in provided})
     except cyclopts.CycloptsError as exc:
         error(" ".join(str(exc).split()))
         sys.exit(2)

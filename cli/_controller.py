@@ -1,15 +1,15 @@
-"""A node process's state as the control API sees it, and the registries that extend it.
+"""A node process's state as the control API sees it, and how it stops.
 
-`handles` registers a coroutine as the handler of a control request type; `SETUP_HOOKS` run when
-a node process starts, `SHUTDOWN_HOOKS` when it stops (secure channels register theirs).
+Every control request handler takes the node's `NodeController`: the node, its portals, the
+relays it registered, and its secure channels once the secure channel feature has set them up.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
@@ -18,25 +18,16 @@ from portals import Portals
 from secure import SecureChannels, resolve_secure_route
 from transports import NetworkNode
 
-from ._control import ControlError, Request
-
 log = logging.getLogger("ockam.control")
 
-R = TypeVar("R", bound=Request)
 Handler = Callable[["NodeController", Any], Awaitable[Any]]
-HANDLERS: dict[type[Request], Handler] = {}
+"""A control request handler: the node's controller and the request in, the result out."""
 
+Hook = Callable[["NodeController"], Awaitable[None]]
+"""A coroutine run once on a node process: at start (setup) or when it stops (shutdown)."""
 
-def handles(
-    request_type: type[R],
-) -> Callable[[Callable[[NodeController, R], Awaitable[Any]]], Any]:
-    """Register the decorated coroutine as the handler of `request_type`."""
-
-    def register(function: Callable[[NodeController, R], Awaitable[Any]]) -> Any:
-        HANDLERS[request_type] = function
-        return function
-
-    return register
+SHUTDOWN_HOOK_TIMEOUT = 2.0
+"""Seconds each shutdown hook may take."""
 
 
 class NotFound(OckamError):
@@ -44,35 +35,42 @@ class NotFound(OckamError):
 
 
 class NodeController:
-    """A node's state as the control API sees it: the node, its portals and its relays."""
+    """A node's state as the control API sees it: the node, its portals, relays and channels.
 
-    def __init__(self, node: NetworkNode, *, pid: int, listener: str) -> None:
+    `shutdown_hooks` run, in order, when the node is asked to stop, while its actors still run
+    (secure channels tell their peers they close there).
+    """
+
+    def __init__(
+        self,
+        node: NetworkNode,
+        *,
+        pid: int,
+        listener: str,
+        shutdown_hooks: Sequence[Hook] = (),
+    ) -> None:
         self.node = node
         self.pid = pid
         self.listener = listener
         self.portals = Portals(node)
         self.relays: dict[str, RelayClient] = {}
+        self.secure: SecureChannels | None = None
+        """The node's secure channels, once the secure channel feature has set them up."""
         self.identifier = ""
         self.identity_name = ""
         self.home = Path(".")
+        self.shutdown_hooks = tuple(shutdown_hooks)
         self._stopping = False
 
     async def stop(self) -> None:
-        """Stop the node: run the `SHUTDOWN_HOOKS` first, then cancel its root nursery.
+        """Stop the node: run the shutdown hooks first, then cancel its root nursery.
 
         A second call (a second signal, say) does not wait for the hooks a first call runs.
         """
         if not self._stopping:
             self._stopping = True
-            await run_shutdown_hooks(self)
+            await run_hooks_bounded(self, self.shutdown_hooks)
         self.node.shutdown()
-
-    async def handle(self, request: Request) -> Any:
-        """Run the handler of `request` and return its result."""
-        handler = HANDLERS.get(type(request))
-        if handler is None:
-            raise ControlError(f"this node does not support {type(request).__name__}")
-        return await handler(self, request)
 
     async def route(self, text: str) -> Route:
         """The route in `text`, which the CLI already resolved but for local segments.
@@ -80,29 +78,17 @@ class NodeController:
         Each `/secure/LISTENER` opens a secure channel from this node to that listener, or
         reuses a live one (see `secure.resolve_secure_route`).
         """
-        channels = getattr(self, "secure", None)
-        return await resolve_secure_route(
-            text, channels if isinstance(channels, SecureChannels) else None
-        )
+        return await resolve_secure_route(text, self.secure)
+
+    def not_found(self, noun: str, key: str) -> NotFound:
+        """The error for a request naming a `noun` (`TCP outlet`) the node does not have."""
+        return NotFound(f"no {noun} {key!r} on node {self.node.name}")
 
 
-ExtraSetup = Callable[[NodeController], Awaitable[None]]
-SETUP_HOOKS: list[ExtraSetup] = []
-"""Coroutines run on each node process at start (secure channels add their listener here)."""
-
-ShutdownHook = Callable[[NodeController], Awaitable[None]]
-SHUTDOWN_HOOKS: list[ShutdownHook] = []
-"""Coroutines run, in order, when a node process is asked to stop, while its actors still run
-(secure channels tell their peers they close here). Each is cut off after
-`SHUTDOWN_HOOK_TIMEOUT` seconds, and one that fails is logged: the node stops regardless."""
-
-SHUTDOWN_HOOK_TIMEOUT = 2.0
-"""Seconds each shutdown hook may take."""
-
-
-async def run_shutdown_hooks(controller: NodeController) -> None:
-    """Run every `SHUTDOWN_HOOKS` coroutine in order, each bounded, none able to stop the rest."""
-    for hook in SHUTDOWN_HOOKS:
+async def run_hooks_bounded(controller: NodeController, hooks: Sequence[Hook]) -> None:
+    """Run `hooks` in order, each cut off after `SHUTDOWN_HOOK_TIMEOUT` seconds; one that
+    fails is logged, and none can keep the rest from running."""
+    for hook in hooks:
         name = getattr(hook, "__qualname__", repr(hook))
         with trio.move_on_after(SHUTDOWN_HOOK_TIMEOUT) as scope:
             try:

@@ -1,8 +1,8 @@
-"""Node processes: start one detached, wait until it answers, stop it for sure."""
+"""Node processes as the operating system sees them: start one detached, tell whether it
+runs, end it for sure."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,8 +14,7 @@ import trio
 
 from actors import OckamError
 
-from ._control import Empty, GetStatus, NodeNotRunning, NodeStatus, Shutdown, call
-from ._state import NodeRecord, StateStore
+from ._state import StateStore
 
 
 class NodeStartError(OckamError):
@@ -84,45 +83,8 @@ def spawn_node(store: StateStore, name: str, *, listener: str, identity: str | N
     return process.pid
 
 
-async def wait_ready(
-    store: StateStore, name: str, pid: int, *, timeout: float = 20.0
-) -> NodeStatus:
-    """Poll the node's control socket until it answers.
-
-    Raises:
-        NodeStartError: the process exited, or did not answer within `timeout` seconds.
-    """
-    deadline = trio.current_time() + timeout
-    socket_path = store.socket_path(name)
-    while trio.current_time() < deadline:
-        if not pid_alive(pid):
-            reason = log_tail(store.log_file(name), 1) or "it exited"
-            raise NodeStartError(f"node {name!r} did not start: {reason}")
-        if socket_path.exists():
-            try:
-                return await call(socket_path, GetStatus(), NodeStatus, node=name)
-            except NodeNotRunning:
-                pass
-        await trio.sleep(0.05)
-    raise NodeStartError(
-        f"node {name!r} did not answer within {timeout:g} s (see `ockam node logs {name}`)"
-    )
-
-
-async def node_status(store: StateStore, record: NodeRecord) -> NodeStatus:
-    """The live status of a node, or a 'stopped' status when it does not answer."""
-    if pid_alive(record.pid):
-        try:
-            with trio.move_on_after(5):
-                return await call(
-                    store.socket_path(record.name), GetStatus(), NodeStatus, node=record.name
-                )
-        except (NodeNotRunning, OckamError):
-            pass
-    return NodeStatus(name=record.name, status="stopped", pid=record.pid, listener=record.listener)
-
-
-async def _wait_gone(pid: int, seconds: float) -> bool:
+async def wait_gone(pid: int, seconds: float) -> bool:
+    """Wait up to `seconds` for process `pid` to exit; True once it has."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not pid_alive(pid):
@@ -131,25 +93,17 @@ async def _wait_gone(pid: int, seconds: float) -> bool:
     return not pid_alive(pid)
 
 
-async def stop_node(store: StateStore, record: NodeRecord, *, grace: float = 5.0) -> None:
-    """Stop a node for sure: ask it through its control API, wait, then SIGTERM, then SIGKILL.
+async def terminate(pid: int, name: str) -> None:
+    """End node `name`'s process `pid` for sure: SIGTERM, a bounded wait, then SIGKILL.
 
-    A node that is already gone (killed with `kill -9`, say) is fine; a pid now used by some
-    other program is never signalled.
+    Raises:
+        NodeStartError: the process is still there even after SIGKILL.
     """
-    pid = record.pid
-    if not pid_alive(pid) or not is_node_process(pid, record.name):
-        return
-    with trio.move_on_after(grace):
-        with contextlib.suppress(OckamError):
-            await call(store.socket_path(record.name), Shutdown(), Empty, node=record.name)
-        if await _wait_gone(pid, grace):
-            return
     for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        if await _wait_gone(pid, wait):
+        if await wait_gone(pid, wait):
             return
-    raise NodeStartError(f"node {record.name!r} (pid {pid}) would not stop, even with SIGKILL")
+    raise NodeStartError(f"node {name!r} (pid {pid}) would not stop, even with SIGKILL")

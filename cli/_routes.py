@@ -1,4 +1,9 @@
-"""Resolving the parts of a route only the CLI knows: `/node/NAME` and a piped `-`."""
+"""The CLI's side of addresses and routes: node names, socket addresses, and the parts of a
+route only the CLI can resolve (`/node/NAME` and a piped `-`).
+
+Parsing itself is the runtime's (`actors.split_host_port`, `actors.local_name`,
+`actors.MultiAddr`); this module only applies it to what users type.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import ipaddress
 import sys
 from collections.abc import Callable
 
-from actors import MultiAddr, RouteError, Segment
+from actors import MultiAddr, RouteError, Segment, split_host_port
 
 from ._state import StateStore
+
+DEFAULT_HOST = "127.0.0.1"
+"""The host of a socket address given as a bare port (`--to 5000`)."""
 
 
 def node_name(value: str) -> str:
@@ -20,17 +28,28 @@ def node_name(value: str) -> str:
     return value
 
 
-def connect_host(listener: str) -> str:
+def socket_address(value: str) -> str:
+    """`HOST:PORT` from `HOST:PORT` or a bare `PORT` (which means 127.0.0.1:PORT).
+
+    Raises:
+        TransportError: `value` is neither.
+    """
+    text = value.strip()
+    host, port = split_host_port(text, default_host=DEFAULT_HOST)
+    return f"{host}:{port}" if text.isdigit() else text
+
+
+def connect_address(listener: str) -> str:
     """The address to connect to for a listener bound to `listener` (`0.0.0.0` → loopback)."""
-    host, _, port = listener.rpartition(":")
-    if host in ("0.0.0.0", "", "::", "[::]"):
-        host = "127.0.0.1"
-    return f"{host}:{port}"
+    host, port = split_host_port(listener)
+    if host in ("0.0.0.0", "::"):
+        host = DEFAULT_HOST
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def listener_segment(address: str) -> Segment:
     """The route segment that reaches the TCP listener at `address` (`host:port`)."""
-    host = address.rpartition(":")[0]
+    host, _ = split_host_port(address)
     try:
         ipaddress.IPv4Address(host)
     except ValueError:
@@ -65,7 +84,7 @@ def resolve_route(
             segments.extend(piped.segments)
         elif segment.kind == "node":
             record = store.get(segment.value)
-            segments.append(listener_segment(connect_host(record.listener)))
+            segments.append(listener_segment(connect_address(record.listener)))
         else:
             segments.append(segment)
     return MultiAddr(segments)

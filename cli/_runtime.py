@@ -17,9 +17,9 @@ import trio
 from actors import Actor, LocalMessage, OckamError, unwrap_group
 from transports import open_node
 
-from . import _handlers as _handlers
-from ._control import ControlError, Reply, Request, decode_request, encode, read_frame, write_frame
-from ._controller import SETUP_HOOKS, NodeController
+from ._control import ControlError, Reply, Request, encode, read_frame, write_frame
+from ._controller import NodeController
+from ._feature import NodeApi
 from ._state import StateStore
 
 log = logging.getLogger("ockam.control")
@@ -38,8 +38,9 @@ class ControlServer(Actor):
     API is only for processes that can open the socket, never for peers on the TCP listener.
     """
 
-    def __init__(self, controller: NodeController, path: Path) -> None:
+    def __init__(self, controller: NodeController, api: NodeApi, path: Path) -> None:
         self.controller = controller
+        self.api = api
         self.path = path
 
     async def handle_message(self, message: LocalMessage) -> None:
@@ -66,7 +67,7 @@ class ControlServer(Actor):
         try:
             received: Request | Reply | None = None
             with trio.move_on_after(REQUEST_TIMEOUT):
-                received = await _read_request(stream)
+                received = await self._read_request(stream)
             if received is None:
                 log.warning(
                     "closed a control connection that sent no complete request within %g s",
@@ -86,7 +87,7 @@ class ControlServer(Actor):
 
     async def _answer(self, request: Request) -> Reply:
         try:
-            result = await self.controller.handle(request)
+            result = await self.api.handle(self.controller, request)
         except BaseExceptionGroup as group:
             exc = unwrap_group(group)
             if not isinstance(exc, Exception):
@@ -96,19 +97,18 @@ class ControlServer(Actor):
             return self._error(request, exc)
         return Reply(ok=True, result=msgspec.Raw(encode(result)))
 
+    async def _read_request(self, stream: trio.abc.Stream) -> Request | Reply:
+        """The request on `stream`, or the error reply to a malformed one."""
+        try:
+            return self.api.decode(await read_frame(stream))
+        except (msgspec.DecodeError, msgspec.ValidationError, ControlError) as exc:
+            return Reply(ok=False, error=f"bad control request: {exc}", kind="bad")
+
     def _error(self, request: Request, exc: Exception) -> Reply:
         if isinstance(exc, (OckamError, ValueError, LookupError)):
             return Reply(ok=False, error=str(exc), kind=type(exc).__name__)
         log.error("control request %r failed", request, exc_info=exc)
         return Reply(ok=False, error=f"{type(exc).__name__}: {exc}", kind="internal")
-
-
-async def _read_request(stream: trio.abc.Stream) -> Request | Reply:
-    """The request on `stream`, or the error reply to a malformed one."""
-    try:
-        return decode_request(await read_frame(stream))
-    except (msgspec.DecodeError, msgspec.ValidationError, ControlError) as exc:
-        return Reply(ok=False, error=f"bad control request: {exc}", kind="bad")
 
 
 def _clear_socket_path(path: Path) -> None:
@@ -134,19 +134,22 @@ async def serve_node(
     name: str,
     *,
     listener: str,
+    api: NodeApi,
     identity: str | None = None,
     ready: Callable[[NodeController], None] | None = None,
 ) -> None:
-    """Run node `name` in this process until SIGTERM, SIGINT or a `Shutdown` request."""
+    """Run node `name` in this process, serving `api`, until SIGTERM, SIGINT or a shutdown
+    request."""
     _raise_descriptor_limit()
     async with open_node(name) as node:
         bound = await node.tcp.listen(listener)
-        controller = NodeController(node, pid=os.getpid(), listener=bound.address)
+        controller = api.controller(node, pid=os.getpid(), listener=bound.address)
         controller.identity_name = identity or ""
         controller.home = store.node_dir(name)
-        for hook in SETUP_HOOKS:
+        for hook in api.setup:
             await hook(controller)
-        await node.start_actor(ControlServer(controller, store.socket_path(name)), "_control")
+        server = ControlServer(controller, api, store.socket_path(name))
+        await node.start_actor(server, "_control")
         store.put(
             store.new_record(name, pid=os.getpid(), listener=bound.address, identity=identity or "")
         )

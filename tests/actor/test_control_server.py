@@ -15,20 +15,16 @@ import trio
 import trio.testing
 
 from actors import Actor, LocalMessage
-from cli._control import (
-    CreateConnection,
-    Empty,
-    MessageReply,
-    Reply,
-    Request,
-    SendMessage,
-    encode,
-    read_frame,
-)
-from cli._controller import NodeController, handles
-from cli._handlers import CONNECT_TIMEOUT
+from cli._control import Empty, Reply, Request, encode, read_frame
+from cli._controller import NodeController
+from cli._feature import Feature, NodeApi
+from cli._features import FEATURES
+from cli._message import MessageReply, SendMessage
 from cli._runtime import REQUEST_TIMEOUT, ControlServer
+from cli._transport import CONNECT_TIMEOUT, CreateConnection
 from transports import open_node
+
+TESTING = Feature("testing")
 
 
 class SlowForTests(Request, frozen=True, tag="test-slow-request"):
@@ -37,10 +33,14 @@ class SlowForTests(Request, frozen=True, tag="test-slow-request"):
     seconds: float
 
 
-@handles(SlowForTests)
+@TESTING.handles(SlowForTests)
 async def _slow(c: NodeController, r: SlowForTests) -> Empty:
     await trio.sleep(r.seconds)
     return Empty()
+
+
+API = NodeApi([*FEATURES, TESTING])
+"""The node's control API, and a request only these tests know."""
 
 
 class BlackHole(Actor):
@@ -62,7 +62,8 @@ async def control_server() -> AsyncIterator[ControlServer]:
     """A control server for a fresh node; tests hand it streams directly, as the socket would."""
     async with open_node("n", services=()) as node:
         await node.start_actor(BlackHole(), "blackhole")
-        yield ControlServer(NodeController(node, pid=0, listener=""), Path("unused.sock"))
+        controller = API.controller(node, pid=0, listener="")
+        yield ControlServer(controller, API, Path("unused.sock"))
 
 
 async def exchange(server: ControlServer, frame: bytes) -> Reply:

@@ -8,14 +8,15 @@ import logging
 import pytest
 import trio
 
-import cli._controller as controller_module
-from cli._control import Empty, Shutdown
-from cli._controller import SHUTDOWN_HOOK_TIMEOUT, NodeController, ShutdownHook
-from cli._secure_control import close_secure_channels
+from cli._control import Empty
+from cli._controller import SHUTDOWN_HOOK_TIMEOUT, Hook, NodeController
+from cli._features import NODE_API
+from cli._node import Shutdown
+from cli._secure_channel import close_secure_channels
 from transports import open_node
 
 
-def recording_hooks(events: list[str]) -> list[ShutdownHook]:
+def recording_hooks(events: list[str]) -> list[Hook]:
     """Four hooks: one that works, one that hangs, one that fails, and one that notes whether
     the node was still running when it ran."""
 
@@ -39,13 +40,13 @@ def recording_hooks(events: list[str]) -> list[ShutdownHook]:
 
 async def test_stop_runs_the_hooks_in_order_each_bounded_then_stops_the_node(
     autojump_clock: trio.abc.Clock,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
-        controller = NodeController(node, pid=0, listener="")
+        controller = NodeController(
+            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
+        )
         start = trio.current_time()
         await controller.stop()
         # No checkpoint from here on: the node's nursery, and so this block, is cancelled.
@@ -61,27 +62,27 @@ async def test_stop_runs_the_hooks_in_order_each_bounded_then_stops_the_node(
 
 
 async def test_a_shutdown_request_answers_then_runs_the_hooks_then_stops(
-    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
+    autojump_clock: trio.abc.Clock,
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
-        controller = NodeController(node, pid=0, listener="")
+        controller = NodeController(
+            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
+        )
         start = trio.current_time()
-        assert await controller.handle(Shutdown()) == Empty()
+        assert await NODE_API.handle(controller, Shutdown()) == Empty()
         assert events == []  # answered before any hook ran
         await trio.sleep(60)  # cut short when the shutdown cancels the node
     assert trio.current_time() - start < SHUTDOWN_HOOK_TIMEOUT + 1
     assert events == ["first", "hangs", "fails", "last, node running: True"]
 
 
-async def test_a_second_stop_does_not_wait_for_the_hooks(
-    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_second_stop_does_not_wait_for_the_hooks(autojump_clock: trio.abc.Clock) -> None:
     events: list[str] = []
-    monkeypatch.setattr(controller_module, "SHUTDOWN_HOOKS", recording_hooks(events))
     async with open_node("n", services=()) as node:
-        controller = NodeController(node, pid=0, listener="")
+        controller = NodeController(
+            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
+        )
         node.nursery.start_soon(controller.stop)  # as a first signal does
         await trio.sleep(0.5)  # the hanging hook is running
         start = trio.current_time()
@@ -91,5 +92,8 @@ async def test_a_second_stop_does_not_wait_for_the_hooks(
     assert events == ["first", "hangs"]
 
 
-def test_secure_channels_close_before_the_node_stops() -> None:
-    assert close_secure_channels in controller_module.SHUTDOWN_HOOKS
+async def test_secure_channels_close_before_the_node_stops() -> None:
+    assert close_secure_channels in NODE_API.shutdown
+    async with open_node("n", services=()) as node:
+        controller = NODE_API.controller(node, pid=0, listener="")
+        assert controller.shutdown_hooks == NODE_API.shutdown

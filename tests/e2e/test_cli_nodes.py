@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from cli._control import ListConnections, Shutdown, encode
+from cli._control import encode
+from cli._node import Shutdown
+from cli._resource import ListResources
 from transports import PROTOCOL_VERSION
 
 from .conftest import OCKAM, Ockam, free_port, pid_alive, port_bound
@@ -144,7 +146,7 @@ def test_control_api_is_not_reachable_over_tcp(ockam: Ockam) -> None:
 
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(bytes((PROTOCOL_VERSION,)))
-        for request in (Shutdown(), ListConnections()):
+        for request in (Shutdown(), ListResources("tcp-connection")):
             message = LocalMessage(
                 Route((local("_control"),)), Route((local("spy"),)), encode(request)
             )

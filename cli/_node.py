@@ -1,25 +1,151 @@
-"""`ockam node ...`: create, list, show, start, stop, delete, logs."""
+"""Nodes: `ockam node create/list/show/start/stop/delete/logs`, and the control requests that
+every node process answers about itself (its status, and stopping)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import shutil
 import sys
 from typing import Annotated
 
+import msgspec
+import trio
 from cyclopts import Parameter
 
 from actors import OckamError
 
-from ._app import DEFAULT, Common, run, store, sub_app, target_node, to_builtins
-from ._control import NodeStatus
+from ._app import DEFAULT, Common, command_group, run, store, target_node, to_builtins
+from ._control import Empty, NodeNotRunning, Request, call
+from ._controller import NodeController
+from ._feature import Feature, NodeApi
 from ._output import Printer
-from ._process import node_status, spawn_node, stop_node, wait_ready
+from ._process import (
+    NodeStartError,
+    is_node_process,
+    log_tail,
+    pid_alive,
+    spawn_node,
+    terminate,
+    wait_gone,
+)
 from ._routes import node_name
+from ._runtime import serve_node
 from ._state import NodeRecord, StateStore, check_node_name
 
-node_app = sub_app("node", "Create and manage nodes.")
+node_app = command_group("node", "Create and manage nodes.")
+FEATURE = Feature("node", commands=[node_app])
+
+
+class NodeStatus(msgspec.Struct, frozen=True):
+    """What `node show` prints: Ockam's field names."""
+
+    name: str
+    status: str
+    pid: int
+    listener: str
+    identifier: str = ""
+    services: list[str] = []
+
+
+class GetStatus(Request, frozen=True, tag="status"):
+    """The node's status."""
+
+
+class Shutdown(Request, frozen=True, tag="shutdown"):
+    """Stop the node: run its shutdown hooks, then cancel its root nursery."""
+
+
+_NOT_SERVICES = frozenset(
+    {"ConnectionWorker", "TcpListener", "WebSocketListener", "RelayClient", "RelayWorker",
+     "InletWorker", "OutletWorker", "InletListener", "SecureChannelWorker"}
+)  # fmt: skip
+"""Worker kinds that `node show` does not list as services."""
+
+
+@FEATURE.handles(GetStatus)
+async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
+    return NodeStatus(
+        name=c.node.name,
+        status="running",
+        pid=c.pid,
+        listener=c.listener,
+        identifier=c.identifier,
+        services=sorted(
+            address
+            for w in c.node.workers()
+            if w.kind not in _NOT_SERVICES and not w.address.startswith("_")
+            for address in (w.address, *w.aliases)
+        ),
+    )
+
+
+@FEATURE.handles(Shutdown)
+async def _shutdown(c: NodeController, _: Shutdown) -> Empty:
+    # Answer first; the shutdown hooks run and the nursery is cancelled after the reply.
+    c.node.nursery.start_soon(_shutdown_soon, c)
+    return Empty()
+
+
+async def _shutdown_soon(controller: NodeController) -> None:
+    await trio.sleep(0.05)
+    await controller.stop()
+
+
+async def wait_ready(
+    state: StateStore, name: str, pid: int, *, timeout: float = 20.0
+) -> NodeStatus:
+    """Poll the node's control socket until it answers.
+
+    Raises:
+        NodeStartError: the process exited, or did not answer within `timeout` seconds.
+    """
+    deadline = trio.current_time() + timeout
+    socket_path = state.socket_path(name)
+    while trio.current_time() < deadline:
+        if not pid_alive(pid):
+            reason = log_tail(state.log_file(name), 1) or "it exited"
+            raise NodeStartError(f"node {name!r} did not start: {reason}")
+        if socket_path.exists():
+            try:
+                return await call(socket_path, GetStatus(), NodeStatus, node=name)
+            except NodeNotRunning:
+                pass
+        await trio.sleep(0.05)
+    raise NodeStartError(
+        f"node {name!r} did not answer within {timeout:g} s (see `ockam node logs {name}`)"
+    )
+
+
+async def node_status(state: StateStore, record: NodeRecord) -> NodeStatus:
+    """The live status of a node, or a 'stopped' status when it does not answer."""
+    if pid_alive(record.pid):
+        try:
+            with trio.move_on_after(5):
+                return await call(
+                    state.socket_path(record.name), GetStatus(), NodeStatus, node=record.name
+                )
+        except (NodeNotRunning, OckamError):
+            pass
+    return NodeStatus(name=record.name, status="stopped", pid=record.pid, listener=record.listener)
+
+
+async def stop_node(state: StateStore, record: NodeRecord, *, grace: float = 5.0) -> None:
+    """Stop a node for sure: ask it through its control API, wait, then SIGTERM, then SIGKILL.
+
+    A node that is already gone (killed with `kill -9`, say) is fine; a pid now used by some
+    other program is never signalled.
+    """
+    pid = record.pid
+    if not pid_alive(pid) or not is_node_process(pid, record.name):
+        return
+    with trio.move_on_after(grace):
+        with contextlib.suppress(OckamError):
+            await call(state.socket_path(record.name), Shutdown(), Empty, node=record.name)
+        if await wait_gone(pid, grace):
+            return
+    await terminate(pid, record.name)
 
 
 class NodeExists(OckamError):
@@ -41,6 +167,7 @@ def create(
     foreground: bool = False,
     identity: str | None = None,
     common: Common = DEFAULT,
+    api: Annotated[NodeApi, Parameter(parse=False)],
 ) -> None:
     """Create a node and start it in the background.
 
@@ -61,7 +188,7 @@ def create(
     # `--tcp-listener-address=` with nothing after it (seed 001 prints it so) means the default.
     tcp_listener_address = tcp_listener_address.strip() or "127.0.0.1:0"
     if foreground:
-        _run_foreground(state, node, tcp_listener_address, identity, printer, common)
+        _run_foreground(state, node, tcp_listener_address, identity, printer, common, api)
         return
     existing = state.find(node)
     if existing is not None:
@@ -91,11 +218,8 @@ def _run_foreground(
     identity: str | None,
     printer: Printer,
     common: Common,
+    api: NodeApi,
 ) -> None:
-    import trio
-
-    from ._runtime import serve_node
-
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -108,7 +232,9 @@ def _run_foreground(
     def ready(_: object) -> None:
         printer.emit(plain=f"/node/{name}", data={"name": name, "status": "running"})
 
-    trio.run(lambda: serve_node(state, name, listener=listener, identity=identity, ready=ready))
+    trio.run(
+        lambda: serve_node(state, name, listener=listener, api=api, identity=identity, ready=ready)
+    )
 
 
 @node_app.command(name="list")
@@ -240,8 +366,6 @@ def delete(
 
 
 async def _delete_all(state: StateStore, records: list[NodeRecord]) -> None:
-    import trio
-
     async def delete_one(record: NodeRecord) -> None:
         await stop_node(state, record)
         state.delete(record.name)

@@ -1,0 +1,49 @@
+"""Every feature of the `ockam` command, in one list: their commands go on the app, their
+control requests and hooks make the `NodeApi` that node processes serve.
+
+This is the only module that imports the feature modules; none of them imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import (
+    _identity,
+    _message,
+    _node,
+    _portal,
+    _relay,
+    _secure_channel,
+    _service,
+    _transport,
+    _vault,
+)
+from ._app import app, run_app
+from ._feature import Feature, NodeApi
+
+FEATURES: tuple[Feature, ...] = (
+    _node.FEATURE,
+    _portal.FEATURE,
+    _message.FEATURE,
+    _service.FEATURE,
+    _relay.FEATURE,
+    _secure_channel.FEATURE,
+    _identity.FEATURE,
+    _vault.FEATURE,
+    _transport.FEATURE,
+)
+"""Every feature, in the order `ockam --help` lists their commands and node processes run
+their setup and shutdown hooks."""
+
+for _feature in FEATURES:
+    for _group in _feature.commands:
+        app.command(_group)
+
+NODE_API = NodeApi(FEATURES)
+"""The control API every node process serves: all the features' requests."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `ockam` console script."""
+    run_app(argv, provide={"api": NODE_API})

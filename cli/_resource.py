@@ -1,0 +1,196 @@
+"""A node's resources (outlets, inlets, relays, channels...): one path for list, show, delete.
+
+A feature declares each kind of thing its nodes hold as a `Resource`: how a node finds its
+items, and how the CLI prints them. `add_commands` puts `list`, `show` and `delete` on the
+feature's command group; each sends one of three generic requests (`ListResources`,
+`ShowResource`, `DeleteResource`, naming the resource's `kind`), which the node answers
+through `resource_handlers`, and prints the answer as a table, JSON or bare values.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from cyclopts import App, Parameter
+
+from ._app import DEFAULT, NODE_FLAGS, Common, ask_node, node_option, to_builtins
+from ._control import ControlError, Empty, Request
+from ._controller import Handler, NodeController
+
+I = TypeVar("I")  # noqa: E741  (an item's info struct)
+
+
+class ListResources(Request, frozen=True, tag="resource-list"):
+    """Every item of one kind of resource (`tcp-outlet`, `relay`...) on the node."""
+
+    kind: str
+
+
+class ShowResource(Request, frozen=True, tag="resource-show"):
+    """One item of a kind of resource, by its key (an address, an alias, a name)."""
+
+    kind: str
+    key: str
+
+
+class DeleteResource(Request, frozen=True, tag="resource-delete"):
+    """Delete (stop, close) one item of a kind of resource, by its key."""
+
+    kind: str
+    key: str
+
+
+RESOURCE_REQUESTS: tuple[type[Request], ...] = (ListResources, ShowResource, DeleteResource)
+"""The control requests of every resource."""
+
+
+def _same(key: str) -> str:
+    return key
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource(Generic[I]):
+    """A kind of thing a node holds, and how `list`, `show` and `delete` reach and print it.
+
+    Node side: `items` lists them, `find` finds one by key (None: not found), `remove`
+    deletes one. CLI side: `parse_key` turns what the user typed into the
+    key the node gets (`/service/outlet` → `outlet`); a table on a terminal (`title`,
+    `columns`, `row`), one `line` per item in a pipe; `show` prints `shown` in a pipe and
+    `pretty` (given the node's name) on a terminal.
+    """
+
+    kind: str
+    """The name of the command group and of the resource in requests: `tcp-outlet`."""
+    noun: str
+    """What one item is called in messages: `TCP outlet`."""
+    info: type[I]
+    items: Callable[[NodeController], Sequence[I]]
+    find: Callable[[NodeController, str], I | None]
+    title: str
+    columns: Sequence[str]
+    row: Callable[[I], Sequence[str]]
+    line: Callable[[I], str]
+    shown: Callable[[I], str]
+    pretty: Callable[[I, str], str] | None = None
+    remove: Callable[[NodeController, str], bool] | None = None
+    """Delete one item: False when there is none. None: items cannot be deleted (no command)."""
+    key_name: str = "address"
+    key_help: str = ""
+    parse_key: Callable[[str], str] = _same
+    node_flags: Sequence[str] = NODE_FLAGS
+    empty: str = ""
+    """What `list` prints on a terminal when there are none; `{node}` is the node's name."""
+    help: Mapping[str, str] | None = None
+    """Each verb's help, when it says more than the default."""
+
+    def list(self, at: str | None, common: Common) -> None:
+        """`ockam KIND list`: the items of the node `at` names."""
+        printer = common.printer()
+        of_items: Any = list.__class_getitem__(self.info)
+        record, items = ask_node(at, ListResources(self.kind), of_items)
+        printer.table(
+            title=self.title,
+            columns=self.columns,
+            rows=[self.row(item) for item in items],
+            data=to_builtins(items),
+            plain_rows=[self.line(item) for item in items],
+            empty=self.empty.format(node=record.name),
+        )
+
+    def show(self, key: str, at: str | None, common: Common) -> None:
+        """`ockam KIND show KEY`: one item."""
+        printer = common.printer()
+        record, info = ask_node(at, ShowResource(self.kind, self.parse_key(key)), self.info)
+        pretty = None if self.pretty is None else self.pretty(info, record.name)
+        printer.emit(plain=self.shown(info), data=to_builtins(info), pretty=pretty)
+
+    def delete(self, key: str, at: str | None, common: Common) -> None:
+        """`ockam KIND delete KEY`: delete one item; prints the key as given."""
+        printer = common.printer()
+        record, _ = ask_node(at, DeleteResource(self.kind, self.parse_key(key)), Empty)
+        printer.emit(
+            plain=key,
+            data={"deleted": key, "node": record.name},
+            pretty=f"[green]✔︎[/green] Deleted {self.noun} {key} on node {record.name}",
+        )
+
+    def describe(self, verb: str) -> str:
+        """The help of `ockam KIND VERB`."""
+        if self.help is not None and verb in self.help:
+            return self.help[verb]
+        what = {"list": f"List a node's {self.title}.", "show": f"Show one {self.noun}."}
+        return what.get(verb, f"Delete one {self.noun}.")
+
+
+def add_commands(group: App, resource: Resource[Any]) -> None:
+    """Put `resource`'s `list`, `show` and `delete` commands on `group`."""
+    at = inspect.Parameter(
+        "at",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=node_option(resource.node_flags),
+    )
+    common = inspect.Parameter(
+        "common", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT, annotation=Common
+    )
+    key = inspect.Parameter(
+        resource.key_name,
+        inspect.Parameter.POSITIONAL_ONLY,
+        annotation=Annotated[str, Parameter(help=resource.key_help)],
+    )
+
+    def list_(*, at: str | None = None, common: Common = DEFAULT) -> None:
+        resource.list(at, common)
+
+    def show(key: str, /, *, at: str | None = None, common: Common = DEFAULT) -> None:
+        resource.show(key, at, common)
+
+    def delete(key: str, /, *, at: str | None = None, common: Common = DEFAULT) -> None:
+        resource.delete(key, at, common)
+
+    commands: list[tuple[str, Callable[..., None], list[inspect.Parameter]]] = [
+        ("list", list_, [at, common]),
+        ("show", show, [key, at, common]),
+    ]
+    if resource.remove is not None:
+        commands.append(("delete", delete, [key, at, common]))
+    for verb, function, parameters in commands:
+        # cyclopts reads the command's parameters and help from its signature and docstring:
+        # these carry the resource's names (`ALIAS`, `--from`) instead of the generic ones.
+        function.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+        function.__annotations__ = {p.name: p.annotation for p in parameters}
+        function.__doc__ = resource.describe(verb)
+        group.command(function, name=verb)
+
+
+def resource_handlers(resources: Mapping[str, Resource[Any]]) -> dict[type[Request], Handler]:
+    """The node's handlers of the three resource requests, for the resources by kind."""
+
+    def lookup(kind: str) -> Resource[Any]:
+        resource = resources.get(kind)
+        if resource is None:
+            raise ControlError(f"this node has no resources of kind {kind!r}")
+        return resource
+
+    async def list_(c: NodeController, r: ListResources) -> Sequence[Any]:
+        return lookup(r.kind).items(c)
+
+    async def show(c: NodeController, r: ShowResource) -> Any:
+        resource = lookup(r.kind)
+        info = resource.find(c, r.key)
+        if info is None:
+            raise c.not_found(resource.noun, r.key)
+        return info
+
+    async def delete(c: NodeController, r: DeleteResource) -> Empty:
+        resource = lookup(r.kind)
+        if resource.remove is None:
+            raise ControlError(f"a {resource.noun} cannot be deleted")
+        if not resource.remove(c, r.key):
+            raise c.not_found(resource.noun, r.key)
+        return Empty()
+
+    return {ListResources: list_, ShowResource: show, DeleteResource: delete}
