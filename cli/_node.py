@@ -57,13 +57,6 @@ class Shutdown(Request, frozen=True, tag="shutdown"):
     """Stop the node: run its shutdown hooks, then cancel its root nursery."""
 
 
-_NOT_SERVICES = frozenset(
-    {"ConnectionWorker", "TcpListener", "WebSocketListener", "RelayClient", "RelayWorker",
-     "InletWorker", "OutletWorker", "InletListener", "SecureChannelWorker"}
-)  # fmt: skip
-"""Worker kinds that `node show` does not list as services."""
-
-
 @FEATURE.handles(GetStatus)
 async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
     return NodeStatus(
@@ -73,10 +66,7 @@ async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
         listener=c.listener,
         identifier=c.identifier,
         services=sorted(
-            address
-            for w in c.node.workers()
-            if w.kind not in _NOT_SERVICES and not w.address.startswith("_")
-            for address in (w.address, *w.aliases)
+            address for w in c.node.workers() if w.service for address in (w.address, *w.aliases)
         ),
     )
 

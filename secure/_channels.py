@@ -25,6 +25,7 @@ from actors import (
     RouteError,
     TransportError,
     local,
+    local_name,
     random_address,
 )
 
@@ -65,18 +66,6 @@ class _Recipe:
     authorized: frozenset[str]
     timeout: float
     successor: str | None = None
-
-
-def _local_value(address: str | Address) -> str:
-    """The local address value in ``hex``, ``0#hex``, ``/service/hex`` or ``/worker/hex``."""
-    if isinstance(address, Address):
-        return address.value
-    text = address.strip()
-    for prefix in ("/service/", "/worker/", "0#"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-            break
-    return text.rstrip("/")
 
 
 def _as_route(route: Route | str) -> Route:
@@ -197,7 +186,7 @@ class SecureChannels:
                 return worker.info()
         info = await self._open(route, authorized=authorized, timeout=timeout)
         self._remember(
-            _local_value(info.address),
+            local_name(info.address),
             _Recipe(_as_route(route), authorized_set(authorized), timeout),
         )
         return info
@@ -237,7 +226,7 @@ class SecureChannels:
         if reusable is not None:
             return self._replace(route, seen, reusable.plaintext_address.value)
         info = await self.create(recipe.route, authorized=recipe.authorized, timeout=recipe.timeout)
-        fresh = _local_value(info.address)
+        fresh = local_name(info.address)
         winner = self._live_successor(seen)
         if winner is not None and winner != fresh:
             self.delete(fresh)
@@ -369,7 +358,7 @@ class SecureChannels:
         """
         settings = replace(self.settings, handshake_timeout=handshake_timeout)
         listener = SecureChannelListener(settings, authorized=authorized)
-        await self.node.start_actor(listener, local(_local_value(address)))
+        await self.node.start_actor(listener, local(local_name(address)), service=True)
         return listener.info()
 
     def listeners(self) -> builtins.list[SecureChannelListenerInfo]:
@@ -378,8 +367,8 @@ class SecureChannels:
 
     def delete_listener(self, address: str) -> bool:
         """Stop the listener at `address`; channels it accepted stay open. False if none."""
-        value = _local_value(address)
-        if not value or not isinstance(self.node.actor_at(local(value)), SecureChannelListener):
+        value = local_name(address)
+        if not isinstance(self.node.actor_at(local(value)), SecureChannelListener):
             return False
         return self.node.stop_actor(local(value))
 
@@ -418,8 +407,9 @@ class SecureChannels:
         return self.node.actors_of(SecureChannelWorker)
 
     def _worker(self, address: str | Address) -> SecureChannelWorker | None:
-        value = _local_value(address)
-        if not value or "/" in value or "#" in value:
+        try:
+            value = local_name(address)
+        except RouteError:
             return None
         worker = self.node.actor_at(local(value))
         if isinstance(worker, SecureChannelWorker) and worker.plaintext_address.value == value:
