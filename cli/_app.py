@@ -41,12 +41,16 @@ class Common:
         bool, Parameter(help="Show debug logs and tracebacks on errors.", negative="")
     ] = False
 
-    def printer(self) -> Printer:
-        """A printer for this command's output."""
+    def __post_init__(self) -> None:
+        # Parsed before the command runs: `--verbose` shows the logs and the traceback of
+        # whatever the command does, from its first line on.
         if self.verbose:
             logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
             logging.getLogger("ockam").setLevel(logging.DEBUG)
             _State.verbose = True
+
+    def printer(self) -> Printer:
+        """A printer for this command's output."""
         return Printer(self.output, quiet=self.quiet)
 
 
@@ -144,6 +148,7 @@ def run_app(argv: Sequence[str] | None, *, provide: Mapping[str, object]) -> Non
     except cyclopts.CycloptsError as exc:
         error(" ".join(str(exc).split()))
         sys.exit(2)
+
     except BaseExceptionGroup as group:
         _fail(unwrap_group(group))
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@ every node process answers about itself (its status, and stopping)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import shutil
@@ -21,15 +20,7 @@ from ._control import Empty, NodeNotRunning, Request, call
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
 from ._output import Printer
-from ._process import (
-    NodeStartError,
-    is_node_process,
-    log_tail,
-    pid_alive,
-    spawn_node,
-    terminate,
-    wait_gone,
-)
+from ._process import NodeStartError, log_tail, pid_alive, spawn_node, stop_process
 from ._routes import node_name
 from ._runtime import serve_node
 from ._state import NodeRecord, StateStore, check_node_name
@@ -121,21 +112,12 @@ async def node_status(state: StateStore, record: NodeRecord) -> NodeStatus:
     return NodeStatus(name=record.name, status="stopped", pid=record.pid, listener=record.listener)
 
 
-async def stop_node(state: StateStore, record: NodeRecord, *, grace: float = 5.0) -> None:
-    """Stop a node for sure: ask it through its control API, wait, then SIGTERM, then SIGKILL.
-
-    A node that is already gone (killed with `kill -9`, say) is fine; a pid now used by some
-    other program is never signalled.
-    """
-    pid = record.pid
-    if not pid_alive(pid) or not is_node_process(pid, record.name):
-        return
-    with trio.move_on_after(grace):
-        with contextlib.suppress(OckamError):
-            await call(state.socket_path(record.name), Shutdown(), Empty, node=record.name)
-        if await wait_gone(pid, grace):
-            return
-    await terminate(pid, record.name)
+async def stop_node(state: StateStore, record: NodeRecord) -> None:
+    """Stop a node for sure: a `Shutdown` request, then signals (see `stop_process`)."""
+    socket = state.socket_path(record.name)
+    await stop_process(
+        record.pid, record.name, lambda: call(socket, Shutdown(), Empty, node=record.name)
+    )
 
 
 class NodeExists(OckamError):

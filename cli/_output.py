@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -37,12 +38,11 @@ class Printer:
         elif self.tty:
             self.console.print(pretty if pretty is not None else plain)
         else:
-            print(plain, flush=True)
+            _print(plain)
 
     def json(self, data: Any) -> None:
         """Print `data` as indented JSON."""
-        text = msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
-        print(text, flush=True)
+        _print(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
 
     def table(
         self,
@@ -62,7 +62,7 @@ class Printer:
             return
         if not self.tty:
             for line in plain_rows if plain_rows is not None else ["  ".join(r) for r in rows]:
-                print(line, flush=True)
+                _print(line)
             return
         if not rows:
             self.console.print(empty or f"No {title.lower()}.")
@@ -74,6 +74,16 @@ class Printer:
         for row in rows:
             table.add_row(*row)
         self.console.print(table)
+
+
+def _print(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # The reader went away (`ockam worker list | head -1`): stop quietly, and keep
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def error(message: str) -> None:

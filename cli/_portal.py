@@ -14,55 +14,48 @@ from ._app import (
     Common,
     NodeOption,
     RouteOption,
-    ask_node,
     command_group,
     resolved,
-    to_builtins,
 )
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
-from ._resource import Resource
+from ._resource import Key, Resource
 from ._routes import socket_address
 
 OUTLETS = Resource(
-    kind="tcp-outlet",
     noun="TCP outlet",
     info=OutletInfo,
-    items=lambda c: c.portals.outlets(),
-    find=lambda c, address: c.portals.outlet(address),
-    remove=lambda c, address: c.portals.delete_outlet(address),
-    title="TCP outlets",
-    columns=["Address", "To"],
+    columns=("Address", "To"),
     row=lambda i: [i.worker_address, i.to],
+    items=lambda c: c.portals.outlets(),
+    keys=lambda i: [i.alias],
+    remove=lambda c, name: c.portals.delete_outlet(name),
     line=lambda i: f"{i.worker_address}  {i.to}",
-    shown=lambda i: f"{i.worker_address}  {i.to}",
-    key_help="The outlet's address, like /service/outlet or outlet.",
-    parse_key=local_name,
-    help={
-        "show": "Show one TCP outlet, by address.",
-        "delete": "Delete one TCP outlet, by address.",
-    },
+    key=Key("address", "The outlet's address, like /service/outlet or outlet.", local_name),
+    created=(
+        "{i.worker_address}",
+        "[green]✔︎[/green] Created a TCP outlet on node {node} at {i.worker_address}, "
+        "forwarding to {i.to}",
+    ),
 )
 
 INLETS = Resource(
-    kind="tcp-inlet",
     noun="TCP inlet",
     info=InletInfo,
-    items=lambda c: c.portals.inlets(),
-    find=lambda c, alias: c.portals.inlet(alias),
-    remove=lambda c, alias: c.portals.delete_inlet(alias),
-    title="TCP inlets",
-    columns=["Alias", "Bind address", "To", "Status"],
+    columns=("Alias", "Bind address", "To", "Status"),
     row=lambda i: [i.alias, i.bind_addr, i.to, i.status],
+    items=lambda c: c.portals.inlets(),
+    keys=lambda i: [i.alias],
+    remove=lambda c, alias: c.portals.delete_inlet(alias),
     line=lambda i: f"{i.alias}  {i.bind_addr}  {i.to}",
-    shown=lambda i: f"{i.alias}  {i.bind_addr}  {i.to}",
-    key_name="alias",
-    key_help="The inlet's alias.",
-    help={
-        "show": "Show one TCP inlet, by alias.",
-        "delete": "Delete one TCP inlet, by alias; its port is free again.",
-    },
+    key=Key("alias", "The inlet's alias."),
+    created=(
+        "{i.bind_addr}",
+        "[green]✔︎[/green] TCP inlet {i.alias} on node {node} listens on {i.bind_addr}, "
+        "reaching {i.to}",
+    ),
+    help={"delete": "Delete one TCP inlet, by alias; its port is free again."},
 )
 
 outlet_app = command_group(
@@ -118,17 +111,8 @@ def outlet_create(
     from_
         The outlet's address, like /service/outlet (default: outlet, then random).
     """
-    printer = common.printer()
     request = CreateOutlet(socket_address(to), local_name(from_) if from_ else None)
-    record, info = ask_node(at, request, OutletInfo)
-    printer.emit(
-        plain=info.worker_address,
-        data=to_builtins(info),
-        pretty=(
-            f"[green]✔︎[/green] Created a TCP outlet on node {record.name} at "
-            f"{info.worker_address}, forwarding to {info.to}"
-        ),
-    )
+    OUTLETS.create(at, request, common)
 
 
 @inlet_app.command(name="create")
@@ -151,14 +135,5 @@ def inlet_create(
     alias
         The inlet's name (default: random).
     """
-    printer = common.printer()
     request = CreateInlet(socket_address(from_), resolved(to), alias)
-    record, info = ask_node(at, request, InletInfo)
-    printer.emit(
-        plain=info.bind_addr,
-        data=to_builtins(info),
-        pretty=(
-            f"[green]✔︎[/green] TCP inlet {info.alias} on node {record.name} listens on "
-            f"{info.bind_addr}, reaching {info.to}"
-        ),
-    )
+    INLETS.create(at, request, common)

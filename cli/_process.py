@@ -3,11 +3,13 @@ runs, end it for sure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
@@ -93,12 +95,25 @@ async def wait_gone(pid: int, seconds: float) -> bool:
     return not pid_alive(pid)
 
 
-async def terminate(pid: int, name: str) -> None:
-    """End node `name`'s process `pid` for sure: SIGTERM, a bounded wait, then SIGKILL.
+async def stop_process(
+    pid: int, name: str, ask: Callable[[], Awaitable[object]], *, grace: float = 5.0
+) -> None:
+    """End node `name`'s process `pid` for sure: `ask` it to stop (its control API), wait
+    up to `grace` seconds, then SIGTERM, then SIGKILL, each with a bounded wait.
+
+    A process that is already gone (killed with `kill -9`, say) is fine; a pid now used by
+    some other program is never signalled.
 
     Raises:
         NodeStartError: the process is still there even after SIGKILL.
     """
+    if not pid_alive(pid) or not is_node_process(pid, name):
+        return
+    with trio.move_on_after(grace):
+        with contextlib.suppress(OckamError):
+            await ask()
+        if await wait_gone(pid, grace):
+            return
     for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
         try:
             os.kill(pid, sig)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from cyclopts import Parameter
 
 from actors import RelayInfo, check_relay_name, start_relay
 
-from ._app import DEFAULT, Common, ask_node, command_group, resolved, to_builtins
+from ._app import DEFAULT, Common, command_group, resolved
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
-from ._resource import Resource
+from ._resource import Key, Resource
 
 
 def _remove(c: NodeController, name: str) -> bool:
@@ -24,26 +25,23 @@ def _remove(c: NodeController, name: str) -> bool:
 
 
 RELAYS = Resource(
-    kind="relay",
     noun="relay",
     info=RelayInfo,
-    items=lambda c: [client.info() for client in c.relays.values()],
-    find=lambda c, name: c.relays[name].info() if name in c.relays else None,
-    remove=_remove,
-    title="Relays",
-    columns=["Name", "Remote address", "At", "Status"],
+    columns=("Name", "Remote address", "At", "Status"),
     row=lambda r: [r.name, r.remote_address, r.at, r.status],
+    items=lambda c: [client.info() for client in c.relays.values()],
+    keys=lambda r: [r.name],
+    remove=_remove,
     line=lambda r: r.remote_address,
-    shown=lambda r: r.remote_address,
     pretty=lambda r, _: f"{r.name}: {r.remote_address} at {r.at} ({r.status})",
-    key_name="name",
-    key_help="The relay's name.",
+    key=Key("name", "The relay's name."),
+    created=(
+        "{i.remote_address}",
+        "[green]✔︎[/green] Now relaying messages from {at}{i.remote_address} → "
+        "/node/{node}{i.worker_address}",
+    ),
     node_flags=("--at", "--to", "--node"),
-    help={
-        "list": "List the relays a node keeps registered.",
-        "show": "Show one relay a node keeps registered.",
-        "delete": "Stop keeping a relay registered.",
-    },
+    help={"delete": "Stop keeping a relay registered."},
 )
 
 relay_app = command_group("relay", "Create and manage relays.")
@@ -72,19 +70,6 @@ async def _create_relay(c: NodeController, r: CreateRelay) -> RelayInfo:
     return client.info()
 
 
-def _create(name: str, at: str, to: str | None, common: Common, *, style: str) -> None:
-    printer = common.printer()
-    check_relay_name(name)
-    record, info = ask_node(to, CreateRelay(name, resolved(at)), RelayInfo)
-    pretty = info.remote_address
-    if style == "relay":
-        pretty = (
-            f"[green]✔︎[/green] Now relaying messages from {at.rstrip('/')}{info.remote_address}"
-            f" → /node/{record.name}{info.worker_address}"
-        )
-    printer.emit(plain=info.remote_address, data=to_builtins(info), pretty=pretty)
-
-
 RelayName = Annotated[str, Parameter(help="The relay's name; its address is forward_to_NAME.")]
 RelayAt = Annotated[str, Parameter(help="The relay node, like /node/n2 or a route to it.")]
 RelayTo = Annotated[
@@ -92,30 +77,33 @@ RelayTo = Annotated[
 ]
 
 
-@relay_app.command(name="create")
-def relay_create(
-    name: RelayName = "default",
-    /,
-    *,
-    at: RelayAt,
-    to: RelayTo = None,
-    common: Common = DEFAULT,
-) -> None:
-    """Create a relay at a node, leading back to another node; prints its address."""
-    _create(name, at, to, common, style="relay")
+def _create_command(help: str, *, pretty: str = "") -> Callable[..., None]:
+    """The `create` command of `relay` or `forwarder`: the same but for its help and what it
+    prints on a terminal (`pretty`, a `Resource.created` template)."""
+
+    def create(
+        name: RelayName = "default",
+        /,
+        *,
+        at: RelayAt,
+        to: RelayTo = None,
+        common: Common = DEFAULT,
+    ) -> None:
+        check_relay_name(name)
+        request = CreateRelay(name, resolved(at))
+        RELAYS.create(to, request, common, pretty=pretty, at=at.rstrip("/"))
+
+    create.__doc__ = help
+    return create
 
 
-@forwarder_app.command(name="create")
-def forwarder_create(
-    name: RelayName = "default",
-    /,
-    *,
-    at: RelayAt,
-    to: RelayTo = None,
-    common: Common = DEFAULT,
-) -> None:
-    """Create a forwarder (a relay); prints its address, /service/forward_to_NAME."""
-    _create(name, at, to, common, style="forwarder")
-
-
+relay_app.command(
+    _create_command("Create a relay at a node, leading back to another node; prints its address."),
+    name="create",
+)
+forwarder_create = _create_command(
+    "Create a forwarder (a relay); prints its address, /service/forward_to_NAME.",
+    pretty="{i.remote_address}",
+)
+forwarder_app.command(forwarder_create, name="create")
 misspelled_app.command(forwarder_create, name="create")

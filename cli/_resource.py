@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from cyclopts import App, Parameter
 
@@ -51,40 +51,85 @@ def _same(key: str) -> str:
     return key
 
 
+class Key(NamedTuple):
+    """How `show` and `delete` name one item: the argument's name and help, and how the CLI
+    turns what the user typed into the key the node gets (`/service/outlet` → `outlet`)."""
+
+    name: str
+    help: str
+    parse: Callable[[str], str] = _same
+
+
 @dataclass(frozen=True, kw_only=True)
 class Resource(Generic[I]):
     """A kind of thing a node holds, and how `list`, `show` and `delete` reach and print it.
 
-    Node side: `items` lists them, `find` finds one by key (None: not found), `remove`
-    deletes one. CLI side: `parse_key` turns what the user typed into the
-    key the node gets (`/service/outlet` → `outlet`); a table on a terminal (`title`,
-    `columns`, `row`), one `line` per item in a pipe; `show` prints `shown` in a pipe and
-    `pretty` (given the node's name) on a terminal.
+    Node side: `items` lists them, `keys` says which keys an item answers to (`show` finds
+    it by them), `remove` deletes one. CLI side: a table of `columns` (an item's cells:
+    `row`) on a terminal, one `line` per item in a pipe; `show` prints `shown` (default:
+    `line`) in a pipe and `pretty` (given the node's name) on a terminal.
     """
 
-    kind: str
-    """The name of the command group and of the resource in requests: `tcp-outlet`."""
     noun: str
-    """What one item is called in messages: `TCP outlet`."""
+    """What one item is called in messages: `TCP outlet`; the command group is named after it
+    (`tcp-outlet`, its `kind`), and so is the table (`TCP outlets`)."""
     info: type[I]
-    items: Callable[[NodeController], Sequence[I]]
-    find: Callable[[NodeController, str], I | None]
-    title: str
     columns: Sequence[str]
+    """The headers of the table `list` prints on a terminal."""
     row: Callable[[I], Sequence[str]]
-    line: Callable[[I], str]
-    shown: Callable[[I], str]
-    pretty: Callable[[I, str], str] | None = None
+    """An item's cells in that table."""
+    items: Callable[[NodeController], Sequence[I]]
+    keys: Callable[[I], Sequence[str]]
+    key: Key
+    created: tuple[str, str] = ("", "")
+    """What `create` prints, in a pipe and on a terminal: `str.format` templates of the new
+    item `i` and the node's name `node` (`"{i.address}"`)."""
     remove: Callable[[NodeController, str], bool] | None = None
     """Delete one item: False when there is none. None: items cannot be deleted (no command)."""
-    key_name: str = "address"
-    key_help: str = ""
-    parse_key: Callable[[str], str] = _same
+    line: Callable[[I], str]
+    shown: Callable[[I], str] | None = None
+    pretty: Callable[[I, str], str] | None = None
     node_flags: Sequence[str] = NODE_FLAGS
     empty: str = ""
     """What `list` prints on a terminal when there are none; `{node}` is the node's name."""
     help: Mapping[str, str] | None = None
     """Each verb's help, when it says more than the default."""
+
+    @property
+    def kind(self) -> str:
+        """The name of the command group and of the resource in requests: `tcp-outlet`."""
+        return self.noun.lower().replace(" ", "-")
+
+    @property
+    def title(self) -> str:
+        """The table's title: `TCP outlets`."""
+        return f"{self.noun[0].upper()}{self.noun[1:]}s"
+
+    def find(self, controller: NodeController, key: str) -> I | None:
+        """The item that answers to `key`, if any."""
+        return next((i for i in self.items(controller) if key in self.keys(i)), None)
+
+    def create(
+        self,
+        at: str | None,
+        request: Request,
+        common: Common,
+        /,
+        *,
+        pretty: str = "",
+        **extra: str,
+    ) -> I:
+        """Send a create `request` to the node `at` names and print the item it made, as the
+        `created` templates say (or `pretty` on a terminal; `extra` fills their other
+        fields)."""
+        printer = common.printer()
+        record, info = ask_node(at, request, self.info)
+        plain, pretty = self.created[0], pretty or self.created[1]
+        fields = {"i": info, "node": record.name, **extra}
+        printer.emit(
+            plain=plain.format(**fields), data=to_builtins(info), pretty=pretty.format(**fields)
+        )
+        return info
 
     def list(self, at: str | None, common: Common) -> None:
         """`ockam KIND list`: the items of the node `at` names."""
@@ -103,14 +148,15 @@ class Resource(Generic[I]):
     def show(self, key: str, at: str | None, common: Common) -> None:
         """`ockam KIND show KEY`: one item."""
         printer = common.printer()
-        record, info = ask_node(at, ShowResource(self.kind, self.parse_key(key)), self.info)
+        record, info = ask_node(at, ShowResource(self.kind, self.key.parse(key)), self.info)
         pretty = None if self.pretty is None else self.pretty(info, record.name)
-        printer.emit(plain=self.shown(info), data=to_builtins(info), pretty=pretty)
+        shown = self.line if self.shown is None else self.shown
+        printer.emit(plain=shown(info), data=to_builtins(info), pretty=pretty)
 
     def delete(self, key: str, at: str | None, common: Common) -> None:
         """`ockam KIND delete KEY`: delete one item; prints the key as given."""
         printer = common.printer()
-        record, _ = ask_node(at, DeleteResource(self.kind, self.parse_key(key)), Empty)
+        record, _ = ask_node(at, DeleteResource(self.kind, self.key.parse(key)), Empty)
         printer.emit(
             plain=key,
             data={"deleted": key, "node": record.name},
@@ -121,8 +167,9 @@ class Resource(Generic[I]):
         """The help of `ockam KIND VERB`."""
         if self.help is not None and verb in self.help:
             return self.help[verb]
-        what = {"list": f"List a node's {self.title}.", "show": f"Show one {self.noun}."}
-        return what.get(verb, f"Delete one {self.noun}.")
+        if verb == "list":
+            return f"List a node's {self.noun}s."
+        return f"{verb.capitalize()} one {self.noun}, by {self.key.name}."
 
 
 def add_commands(group: App, resource: Resource[Any]) -> None:
@@ -137,9 +184,9 @@ def add_commands(group: App, resource: Resource[Any]) -> None:
         "common", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT, annotation=Common
     )
     key = inspect.Parameter(
-        resource.key_name,
+        resource.key.name,
         inspect.Parameter.POSITIONAL_ONLY,
-        annotation=Annotated[str, Parameter(help=resource.key_help)],
+        annotation=Annotated[str, Parameter(help=resource.key.help)],
     )
 
     def list_(*, at: str | None = None, common: Common = DEFAULT) -> None:

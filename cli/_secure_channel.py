@@ -23,12 +23,12 @@ from secure import (
     check_identifier,
 )
 
-from ._app import DEFAULT, Common, NodeOption, ask_node, command_group, resolved, to_builtins
+from ._app import DEFAULT, Common, NodeOption, command_group, resolved
 from ._control import ControlError, Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._identity_store import get_or_create_identity
-from ._resource import Resource
+from ._resource import Key, Resource
 
 log = logging.getLogger("ockam.control")
 
@@ -51,55 +51,42 @@ def _channel_pretty(info: SecureChannelInfo, node: str) -> str:
     )
 
 
-def _listener(c: NodeController, name: str) -> SecureChannelListenerInfo | None:
-    address = f"/service/{name}"
-    return next((i for i in channels_of(c).listeners() if i.address == address), None)
-
-
 CHANNELS = Resource(
-    kind="secure-channel",
     noun="secure channel",
     info=SecureChannelInfo,
-    items=lambda c: channels_of(c).list(),
-    find=lambda c, address: channels_of(c).show(address),
-    remove=lambda c, address: channels_of(c).delete(address),
-    title="Secure channels",
-    columns=["Address", "Role", "Route", "Remote identifier"],
+    columns=("Address", "Role", "Route", "Remote identifier"),
     row=lambda i: [i.address, i.role, i.route, i.remote_identifier],
+    items=lambda c: channels_of(c).list(),
+    keys=lambda i: [local_name(i.address)],
+    remove=lambda c, address: channels_of(c).delete(address),
     line=lambda i: i.address,
-    shown=lambda i: i.address,
     pretty=_channel_pretty,
-    key_help="The channel's address, like /service/<hex>.",
-    parse_key=local_name,
+    key=Key("address", "The channel's address, like /service/<hex>.", local_name),
+    created=(
+        "{i.address}",
+        "[green]✔︎[/green] Secure channel created\n  From: /node/{node} ({i.identifier})\n"
+        "    To: {to} ({i.remote_identifier})\n    At: {i.address}",
+    ),
     empty="No secure channels on node {node}.",
-    help={
-        "list": "List the secure channels of a node (both the ones it opened and the ones it "
-        "accepted).",
-        "show": "Show one secure channel of a node.",
-        "delete": "Close a secure channel; its other end closes too.",
-    },
+    help={"delete": "Close a secure channel; its other end closes too."},
 )
 
 LISTENERS = Resource(
-    kind="secure-channel-listener",
     noun="secure channel listener",
     info=SecureChannelListenerInfo,
-    items=lambda c: channels_of(c).listeners(),
-    find=_listener,
-    remove=lambda c, address: channels_of(c).delete_listener(address),
-    title="Secure channel listeners",
-    columns=["Address", "Identifier", "Authorized"],
+    columns=("Address", "Identifier", "Authorized"),
     row=lambda i: [i.address, i.identifier, ", ".join(i.authorized) or "any"],
+    items=lambda c: channels_of(c).listeners(),
+    keys=lambda i: [local_name(i.address)],
+    remove=lambda c, address: channels_of(c).delete_listener(address),
     line=lambda i: i.address,
-    shown=lambda i: i.address,
-    key_help="The listener's address, like my_listener or /service/my_listener.",
-    parse_key=local_name,
+    key=Key("address", "The listener's address, like my_listener.", local_name),
+    created=(
+        "{i.address}",
+        "[green]✔︎[/green] Secure channel listener at {i.address} on node {node}",
+    ),
     empty="No secure channel listeners on node {node}.",
-    help={
-        "list": "List the secure channel listeners of a node.",
-        "show": "Show one secure channel listener of a node.",
-        "delete": "Stop a secure channel listener; the channels it accepted stay open.",
-    },
+    help={"delete": "Stop a secure channel listener; the channels it accepted stay open."},
 )
 
 
@@ -202,20 +189,9 @@ def channel_create(
     timeout
         Seconds to wait for the other end.
     """
-    printer = common.printer()
     allowed = _authorized(authorized)
     request = CreateSecureChannel(resolved(to), allowed, timeout)
-    record, info = ask_node(from_, request, SecureChannelInfo)
-    printer.emit(
-        plain=info.address,
-        data=to_builtins(info),
-        pretty=(
-            "[green]✔︎[/green] Secure channel created\n"
-            f"  From: /node/{record.name} ({info.identifier})\n"
-            f"    To: {to} ({info.remote_identifier})\n"
-            f"    At: {info.address}"
-        ),
-    )
+    CHANNELS.create(from_, request, common, to=to)
 
 
 @listener_app.command(name="create")
@@ -234,11 +210,5 @@ def listener_create(
     address
         The listener's local address, like my_listener (or /service/my_listener).
     """
-    printer = common.printer()
     request = CreateSecureChannelListener(local_name(address), _authorized(authorized))
-    record, info = ask_node(at, request, SecureChannelListenerInfo)
-    printer.emit(
-        plain=info.address,
-        data=to_builtins(info),
-        pretty=f"[green]✔︎[/green] Secure channel listener at {info.address} on node {record.name}",
-    )
+    LISTENERS.create(at, request, common)

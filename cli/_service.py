@@ -10,30 +10,21 @@ from ._app import DEFAULT, Common, NodeOption, ask_node, command_group
 from ._control import Empty, Request
 from ._controller import NodeController
 from ._feature import Feature
-from ._resource import Resource
+from ._resource import Key, Resource
 
 START_TIMEOUT = 10.0
 """Seconds `service start` waits for a service (a plugin, say) to be ready."""
 
 
-def _worker(c: NodeController, address: str) -> WorkerInfo | None:
-    return next((w for w in c.node.workers() if address in (w.address, *w.aliases)), None)
-
-
 WORKERS = Resource(
-    kind="worker",
     noun="worker",
     info=WorkerInfo,
-    items=lambda c: c.node.workers(),
-    find=_worker,
-    title="Workers",
-    columns=["Address", "Aliases", "Kind"],
+    columns=("Address", "Aliases", "Kind"),
     row=lambda w: [f"/service/{w.address}", ", ".join(w.aliases), w.kind],
+    items=lambda c: c.node.workers(),
+    keys=lambda w: [w.address, *w.aliases],
     line=lambda w: f"/service/{w.address}  {w.kind}",
-    shown=lambda w: f"/service/{w.address}  {w.kind}",
-    key_help="The worker's address, like /service/echo.",
-    parse_key=local_name,
-    help={"list": "List the workers running on a node.", "show": "Show one worker of a node."},
+    key=Key("address", "The worker's address, like /service/echo.", local_name),
 )
 
 service_app = command_group("service", "Start services on a node.")

@@ -10,11 +10,11 @@ from cyclopts import Parameter
 from actors import TransportError, local_name
 from transports import ConnectionInfo, ListenerInfo, StreamTransport
 
-from ._app import DEFAULT, Common, NodeOption, ask_node, command_group, to_builtins
+from ._app import DEFAULT, Common, NodeOption, command_group
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
-from ._resource import Resource
+from ._resource import Key, Resource
 
 CONNECT_TIMEOUT = 10.0
 """Seconds `tcp-connection create` waits for the peer to accept."""
@@ -27,60 +27,39 @@ def _transports(c: NodeController) -> list[StreamTransport]:
     return [c.node.tcp, c.node.ws]
 
 
-def _listener(c: NodeController, key: str) -> ListenerInfo | None:
-    found = (i for t in _transports(c) for i in t.listeners() if key in (i.worker, i.address))
-    return next(found, None)
-
-
-def _connection(c: NodeController, key: str) -> ConnectionInfo | None:
-    return next(filter(None, (t.connection(key) for t in _transports(c))), None)
-
-
 def _mode(info: ConnectionInfo) -> str:
     return "Remote connection" if info.mode == "outgoing" else "Incoming connection"
 
 
 LISTENERS = Resource(
-    kind="tcp-listener",
     noun="TCP listener",
     info=ListenerInfo,
-    items=lambda c: [i for t in _transports(c) for i in t.listeners()],
-    find=_listener,
-    remove=lambda c, key: any(t.stop_listener(key) for t in _transports(c)),
-    title="TCP listeners",
-    columns=["Worker address", "Socket address", "Transport"],
+    columns=("Worker address", "Socket address", "Transport"),
     row=lambda i: [f"/worker/{i.worker}", i.address, i.transport],
+    items=lambda c: [i for t in _transports(c) for i in t.listeners()],
+    keys=lambda i: [i.worker, i.address],
+    remove=lambda c, key: any(t.stop_listener(key) for t in _transports(c)),
     line=lambda i: f"/worker/{i.worker}  {i.address}  {i.transport}",
     shown=lambda i: i.address,
-    key_help="The listener's socket address (HOST:PORT) or worker address (/worker/HEX).",
-    parse_key=local_name,
-    help={
-        "show": "Show one TCP listener, by socket or worker address.",
-        "delete": "Stop a TCP listener, by socket or worker address.",
-    },
+    key=Key("address", "A socket address (HOST:PORT) or a worker address.", local_name),
+    created=("{i.address}", "[green]✔︎[/green] Node {node} takes {kind} connections on {i.address}"),
 )
 
 CONNECTIONS = Resource(
-    kind="tcp-connection",
     noun="TCP connection",
     info=ConnectionInfo,
-    items=lambda c: [i for t in _transports(c) for i in t.connections()],
-    find=_connection,
-    remove=lambda c, key: any(t.disconnect(key) for t in _transports(c)),
-    title="TCP connections",
-    columns=["Worker address", "Transport Type", "Mode", "Socket address"],
+    columns=("Worker address", "Transport Type", "Mode", "Socket address"),
     row=lambda i: [f"0#{i.worker}", "TCP", _mode(i), i.peer],
+    items=lambda c: [i for t in _transports(c) for i in t.connections()],
+    keys=lambda i: [i.worker],
+    remove=lambda c, worker: any(t.disconnect(worker) for t in _transports(c)),
     line=lambda i: f"/worker/{i.worker}  {i.mode}  {i.peer}",
-    shown=lambda i: f"/worker/{i.worker}  {i.mode}  {i.peer}",
-    key_name="worker",
-    key_help="The connection's worker address, like /worker/HEX.",
-    parse_key=local_name,
+    key=Key("worker", "The connection's worker address, like /worker/HEX.", local_name),
+    created=(
+        "/worker/{i.worker}",
+        "[green]✔︎[/green] TCP connection to {i.peer}: /worker/{i.worker}",
+    ),
     node_flags=CONNECTION_FLAGS,
-    help={
-        "list": "List a node's TCP connections (`--at` or `--node`).",
-        "show": "Show one TCP connection, by worker address.",
-        "delete": "Close one TCP connection, by worker address.",
-    },
 )
 
 listener_app = command_group("tcp-listener", "Manage a node's TCP listeners.")
@@ -138,14 +117,7 @@ def listener_create(
         Take the connections as WebSocket connections (for a node behind an HTTP load
         balancer); routes reach it as /ip4/HOST/tcp/PORT/ws or /dnsaddr/HOST/tcp/PORT/ws.
     """
-    printer = common.printer()
-    record, info = ask_node(at, CreateListener(address, ws), ListenerInfo)
-    kind = "WebSocket" if ws else "TCP"
-    printer.emit(
-        plain=info.address,
-        data=to_builtins(info),
-        pretty=f"[green]✔︎[/green] Node {record.name} takes {kind} connections on {info.address}",
-    )
+    LISTENERS.create(at, CreateListener(address, ws), common, kind="WebSocket" if ws else "TCP")
 
 
 @connection_app.command(name="create")
@@ -164,10 +136,4 @@ def connection_create(
     from_
         The node (default: the oldest).
     """
-    printer = common.printer()
-    _, info = ask_node(from_, CreateConnection(to), ConnectionInfo)
-    printer.emit(
-        plain=f"/worker/{info.worker}",
-        data=to_builtins(info),
-        pretty=f"[green]✔︎[/green] TCP connection to {info.peer}: /worker/{info.worker}",
-    )
+    CONNECTIONS.create(from_, CreateConnection(to), common)
