@@ -18,6 +18,7 @@ and an authority's enrollment rules (`Enrollment` over an `EnrollmentStore`).
 from ._channel_events import Closed as Closed
 from ._channel_events import Established as Established
 from ._channel_events import Event as Event
+from ._channel_events import Presented as Presented
 from ._channel_events import Transmit as Transmit
 from ._channel_info import SecureChannelInfo as SecureChannelInfo
 from ._channel_info import SecureChannelListenerInfo as SecureChannelListenerInfo
@@ -37,6 +38,7 @@ from ._channel_protocol import Hello as Hello
 from ._channel_protocol import InnerMessage as InnerMessage
 from ._channel_protocol import LocalProtocolError as LocalProtocolError
 from ._channel_protocol import MessageDropped as MessageDropped
+from ._channel_protocol import Present as Present
 from ._channel_protocol import Ready as Ready
 from ._channel_protocol import Refuse as Refuse
 from ._channel_protocol import RemoteProtocolError as RemoteProtocolError
@@ -154,5 +156,6 @@ from ._transport import REKEY_INTERVAL as REKEY_INTERVAL
 from ._transport import REPLAY_WINDOW as REPLAY_WINDOW
 from ._transport import ChannelDecryptor as ChannelDecryptor
 from ._transport import ChannelEncryptor as ChannelEncryptor
+from ._trust_context import TrustContext as TrustContext
 from ._vault import Vault as Vault
 from ._vault import VaultError as VaultError

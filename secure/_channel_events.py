@@ -6,21 +6,37 @@ from dataclasses import dataclass
 
 from ._channel_protocol import Deliver
 from ._identity import IdentityPublic
+from ._policy_eval import Subject
 
 
 @dataclass(frozen=True, slots=True)
 class Transmit:
-    """Send `data` to the other end, along `ChannelMachine.peer`."""
+    """Send `data` to the other end, along `ChannelMachine.peer`, then `then` if any (the
+    initiator's credential after its last handshake message)."""
 
     data: bytes
+    then: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Established:
-    """The channel is open: the other end is `remote`. Send `data` first, if any."""
+    """The channel is open: the other end is `remote`, and `subject` is what is verified of
+    it so far (a responder learns the initiator's credential from the frame that follows).
+    Send `credential` (this end's `Present` frame), then `data`, if any."""
 
     remote: IdentityPublic
     data: bytes | None = None
+    subject: Subject | None = None
+    credential: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """The other end presented a credential that verified: `subject` holds its attributes
+    until `expires` (seconds since the Unix epoch); it replaces any earlier one."""
+
+    subject: Subject
+    expires: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,5 +48,5 @@ class Closed:
     by_peer: bool
 
 
-Event = Deliver | Transmit | Established | Closed | None
+Event = Deliver | Transmit | Established | Presented | Closed | None
 """What `ChannelMachine.receive` and `tick` return; None: nothing to do."""

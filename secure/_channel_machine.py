@@ -17,8 +17,14 @@ The data path skips the table: `receive` of an `Encrypted(Deliver)` and `send`, 
 `ESTABLISHED`, check the state and go to the cipher (as the table's rows say; a test holds
 them to it). Keepalive costs it one attribute store: the time of the last frame each way.
 
-Credentials (see `_channel_state`) would be verified by handlers here, and `Established`
-would carry the verified subject.
+Credentials: with a trust context (`ChannelSettings.trust`) each end presents its own in a
+`Present` frame (the initiator's follows `Finish`, the responder's precedes `Ready`) and
+verifies the other's against its trusted authorities on the trust context's wall clock. A
+verified one becomes the end's subject (`subject`, `subject_expires`), is returned as
+`Presented`, and replaces any earlier one; `present` sends a refreshed one. A credential
+that does not verify (untrusted issuer, another identifier, expired, another scope) is
+dropped (`MessageDropped`, `DropReason.CREDENTIAL_REFUSED`): the channel goes on, with the
+subject it had (identity-only at first). An end without a trust context ignores `Present`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import msgspec
 
 from actors import Address, Route
 
-from ._channel_events import Closed, Established, Event, Transmit
+from ._channel_events import Closed, Established, Event, Presented, Transmit
 from ._channel_info import Role
 from ._channel_protocol import (
     PROLOGUE,
@@ -45,6 +51,7 @@ from ._channel_protocol import (
     InnerMessage,
     LocalProtocolError,
     MessageDropped,
+    Present,
     Ready,
     Refuse,
     RemoteProtocolError,
@@ -67,9 +74,11 @@ from ._channel_state import (
     ChannelState,
     Input,
 )
+from ._credential import CredentialData, CredentialError
 from ._handshake import HandshakeState
 from ._identity import IdentityError, IdentityProof, IdentityPublic
 from ._noise_errors import DecryptionError, DropReason, NoiseError
+from ._policy_eval import Subject
 from ._transport import ChannelDecryptor, ChannelEncryptor
 
 
@@ -90,6 +99,8 @@ class ChannelMachine:
             arrives (initiator), then the return route of the other end's last handshake
             message.
         remote_identity: The other end's verified identity, once known.
+        remote_credential: What the other end's last verified credential states, if any
+            (see `subject`).
         frames_sent, frames_received, frames_dropped: Encrypted frames counted at this end
             (heartbeats included; received ones authenticated).
     """
@@ -110,6 +121,7 @@ class ChannelMachine:
         self.state: ChannelState = START
         self.route = self.peer = route
         self.remote_identity: IdentityPublic | None = None
+        self.remote_credential: CredentialData | None = None
         self.frames_sent = self.frames_received = self.frames_dropped = 0
         self._handshake: HandshakeState | None = HandshakeState(
             role == "initiator", static_private=settings.static_private, prologue=PROLOGUE
@@ -141,6 +153,30 @@ class ChannelMachine:
         if state is AWAIT_ANSWER or state is AWAIT_FINISH or state is AWAIT_READY:
             return self._handshake_deadline
         return math.inf
+
+    def subject(self, now: float) -> Subject:
+        """The other end as a policy sees it at `now` (seconds since the Unix epoch): its
+        identifier, and its credential's attributes while that credential is unexpired.
+
+        Raises:
+            LocalProtocolError: The other end's identity is not verified yet.
+        """
+        remote = self.remote_identity
+        if remote is None:
+            raise LocalProtocolError(
+                f"a secure channel {self.role} that is {self.state.value} has no subject yet"
+            )
+        data = self.remote_credential
+        if data is None or data.is_expired(now):
+            return Subject(remote.identifier)
+        return Subject.from_credential(data)
+
+    @property
+    def subject_expires(self) -> float | None:
+        """When the attributes of `subject` lapse (seconds since the Unix epoch); None
+        without a verified credential."""
+        data = self.remote_credential
+        return None if data is None else float(data.expires)
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -205,6 +241,20 @@ class ChannelMachine:
         self._last_sent = now
         self.frames_sent += 1
         return encode(Encrypted(encryptor.encrypt(encode(Deliver(onward, back, payload)))))
+
+    def present(self, now: float) -> bytes | None:
+        """This end's current credential (from its trust context) as a `Present` frame for
+        the other end, over an established channel: after a refresh. None when there is no
+        valid credential to present.
+
+        Raises:
+            LocalProtocolError: The channel is not established (yet, or any more).
+        """
+        self._step(Input.PRESENT, None, self.peer, now)
+        frame = self._present_frame()
+        if frame is not None:
+            self._last_sent = now
+        return frame
 
     def tick(self, now: float) -> Event:
         """Act on `deadline`: a `Transmit` of a `Heartbeat`, `Closed` after
@@ -273,14 +323,15 @@ class ChannelMachine:
         proof = IdentityProof.create(self.settings.identity, handshake.static_public)
         finish = encode(Finish(handshake.write_message(proof.encode())))
         self._split(handshake)  # established only once the responder's Ready arrives
-        return Transmit(finish)
+        return Transmit(finish, self._present_frame())
 
     def _on_finish(self, finish: Finish, sender: Route, now: float) -> Established:
         handshake = self._require_handshake()
         remote = self._verify(handshake, finish.message)
         self._split(handshake)
         self._last_received = self._last_sent = now
-        return Established(remote, self._encrypt(Ready()))
+        credential = self._present_frame()  # encrypted before Ready, as it is sent
+        return Established(remote, self._encrypt(Ready()), Subject(remote.identifier), credential)
 
     def _on_refuse(self, refuse: Refuse, sender: Route, now: float) -> Event:
         raise RemoteProtocolError(f"{self._peer_name} refused the secure channel: {refuse.reason}")
@@ -289,8 +340,27 @@ class ChannelMachine:
         if self.state is ESTABLISHED:
             return None  # a Heartbeat; _open counted its arrival
         self._last_received = self._last_sent = now
-        assert self.remote_identity is not None  # verified in Answer
-        return Established(self.remote_identity)
+        remote = self.remote_identity
+        assert remote is not None  # verified in Answer
+        data = self.remote_credential
+        subject = Subject(remote.identifier) if data is None else Subject.from_credential(data)
+        return Established(remote, subject=subject)
+
+    def _on_present(self, present: Present, sender: Route, now: float) -> Event:
+        trust = self.settings.trust
+        remote = self.remote_identity
+        if trust is None:
+            return None  # this end believes no credential, so it has no use for one
+        assert remote is not None  # frames are read only after the identity is verified
+        try:
+            data = trust.verify(present.credential, subject=remote.identifier)
+        except CredentialError as exc:
+            raise MessageDropped(
+                f"a credential from {remote.identifier}, refused: {exc}",
+                reason=DropReason.CREDENTIAL_REFUSED,
+            ) from None
+        self.remote_credential = data
+        return Presented(Subject.from_credential(data), float(data.expires))
 
     def _on_close(self, message: object, sender: Route, now: float) -> Event:
         return Closed("the other end closed it", by_peer=True)
@@ -345,6 +415,12 @@ class ChannelMachine:
                 )
             raise RemoteProtocolError(reason, refusal=encode(Refuse(told)))
         return remote
+
+    def _present_frame(self) -> bytes | None:
+        """This end's valid credential as an encrypted `Present` frame, if it has one."""
+        trust = self.settings.trust
+        credential = None if trust is None else trust.presentable()
+        return None if credential is None else self._encrypt(Present(credential.encode()))
 
     def _failed(self, reason: str) -> RemoteProtocolError:
         return RemoteProtocolError(reason, refusal=encode(Refuse(reason)))
@@ -417,10 +493,12 @@ _HANDLERS: Final[dict[type | Input, Callable[..., Event]]] = {
     Deliver: ChannelMachine._on_nothing,  # receive() returns a Deliver before the table
     Heartbeat: ChannelMachine._on_ready,  # establishes in AWAIT_READY, like Ready
     Close: ChannelMachine._on_close,
+    Present: ChannelMachine._on_present,
     Input.START: ChannelMachine._on_nothing,
     Input.SEND: ChannelMachine._on_nothing,  # send() encrypts before the table
     Input.HEARTBEAT: ChannelMachine._on_heartbeat_due,
     Input.SILENCE: ChannelMachine._on_silence,
     Input.HANDSHAKE_TIMEOUT: ChannelMachine._on_handshake_timeout,
     Input.CLOSE: ChannelMachine._on_nothing,
+    Input.PRESENT: ChannelMachine._on_nothing,  # present() encrypts after the table
 }

@@ -10,6 +10,13 @@ Payloads of routed messages, msgpack, one tagged union, integer tags::
                              <-       Encrypted(Ready)       or Refuse(reason)
     Encrypted(Deliver | Heartbeat | Close)  <->  Encrypted(Deliver | Heartbeat | Close)
 
+With a trust context (`TrustContext`), an end also presents its credential in an encrypted
+`Present` frame: the initiator right after `Finish`, the responder right before `Ready` (so
+the initiator knows the responder's subject when `create` returns, and the responder, which
+reads its peer's frames in order, knows the initiator's before any `Deliver`); and again,
+while established, whenever it has a fresh one. An end without a credential sends none, so
+a channel between nodes without trust carries exactly the messages above.
+
 Every message after `Hello` is sent to the other end's ciphertext address along the return
 route of the message before, so the connections and relays in between are passed through both
 ways. The initiator's `create` returns only once the responder confirmed (`Ready`, encrypted, so
@@ -137,7 +144,14 @@ class Heartbeat(msgspec.Struct, frozen=True, array_like=True, tag=3):
     """Nothing to deliver: the sending end is alive (sent when it has been quiet a while)."""
 
 
-InnerMessage = Deliver | Ready | Close | Heartbeat
+class Present(msgspec.Struct, frozen=True, array_like=True, tag=4):
+    """The sending end's credential (an encoded `Credential`), for the other end to verify
+    against the authorities it trusts; a later one replaces it (a refreshed credential)."""
+
+    credential: bytes
+
+
+InnerMessage = Deliver | Ready | Close | Heartbeat | Present
 
 _encoder = msgspec.msgpack.Encoder()
 outer_decoder: msgspec.msgpack.Decoder[ChannelMessage] = msgspec.msgpack.Decoder(ChannelMessage)

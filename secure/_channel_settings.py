@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ._identity import Identity
+from ._trust_context import TrustContext
 
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a responder waits for the initiator's last handshake message before giving up."""
@@ -37,6 +38,8 @@ class ChannelSettings:
         keepalive_timeout: Seconds without any frame from the other end after which an
             established end stops; longer than `keepalive_interval`, or a quiet but healthy
             channel would end between two heartbeats.
+        trust: What the ends present and which credentials they believe (None: they present
+            nothing, and subjects carry only the identifier).
 
     Raises:
         TypeError: `identity` is not an `Identity`.
@@ -49,6 +52,7 @@ class ChannelSettings:
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     keepalive_interval: float = KEEPALIVE_INTERVAL
     keepalive_timeout: float = KEEPALIVE_TIMEOUT
+    trust: TrustContext | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.identity, Identity):

@@ -7,9 +7,10 @@ or an `Input` from this end. An input that is not in its row is refused: a recei
 `MessageDropped` (nothing changes: anyone on the path could have sent it, and nothing
 unauthenticated may end a channel), a local one with `LocalProtocolError`.
 
-Credentials (the trust layer) fit between the handshake and ``ESTABLISHED``: each end would
-present its own in an encrypted frame (initiator in ``AWAIT_READY``, responder after
-``Finish``) and verify the other's before ``Ready``: a state and a few entries more.
+Credentials (the trust layer) take no state of their own: a `Present` frame is read where
+encrypted frames are, in the initiator's ``AWAIT_READY`` (the responder's comes before
+``Ready``) and in ``ESTABLISHED`` (the initiator's, right after ``Finish``; a refreshed one
+from either end), and `Input.PRESENT` sends this end's fresh one over an established channel.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ import enum
 from typing import Final
 
 from ._channel_info import Role
-from ._channel_protocol import Answer, Close, Deliver, Finish, Heartbeat, Hello, Ready, Refuse
+from ._channel_protocol import (
+    Answer,
+    Close,
+    Deliver,
+    Finish,
+    Heartbeat,
+    Hello,
+    Present,
+    Ready,
+    Refuse,
+)
 
 
 class ChannelState(enum.Enum):
@@ -44,7 +55,8 @@ class Input(enum.Enum):
     """The inputs of `TRANSITIONS` that come from this end rather than from the other:
     `ChannelMachine.start` (the initiator writes `Hello`), `send` (plaintext), `close`, and
     `tick` at a deadline (`HEARTBEAT`: `keepalive_interval` passed with nothing sent;
-    `SILENCE`: `keepalive_timeout` passed with nothing received; `HANDSHAKE_TIMEOUT`)."""
+    `SILENCE`: `keepalive_timeout` passed with nothing received; `HANDSHAKE_TIMEOUT`), and
+    `present` (this end's refreshed credential)."""
 
     START = "start"
     SEND = "send"
@@ -52,6 +64,7 @@ class Input(enum.Enum):
     SILENCE = "silence"
     HANDSHAKE_TIMEOUT = "handshake timeout"
     CLOSE = "close"
+    PRESENT = "present a credential"
 
 
 START, AWAIT_ANSWER, AWAIT_FINISH, AWAIT_READY, ESTABLISHED, CLOSED, ERROR = ChannelState
@@ -59,8 +72,10 @@ START, AWAIT_ANSWER, AWAIT_FINISH, AWAIT_READY, ESTABLISHED, CLOSED, ERROR = Cha
 _ESTABLISHED_ROW: dict[type | Input, ChannelState] = {
     Deliver: ESTABLISHED,
     Heartbeat: ESTABLISHED,
+    Present: ESTABLISHED,
     Close: CLOSED,
     Input.SEND: ESTABLISHED,
+    Input.PRESENT: ESTABLISHED,
     Input.HEARTBEAT: ESTABLISHED,
     Input.SILENCE: CLOSED,
     Input.CLOSE: CLOSED,
@@ -69,8 +84,9 @@ _ESTABLISHED_ROW: dict[type | Input, ChannelState] = {
 TRANSITIONS: Final[dict[tuple[Role, ChannelState], dict[type | Input, ChannelState]]] = {
     # Received messages are keyed by their type: an outer message (`Hello`, `Answer`, `Finish`,
     # `Refuse`), or the inner message of an `Encrypted` frame (`Ready`, `Deliver`, `Heartbeat`,
-    # `Close`) once there are keys to open it. `Refuse` is in clear: it is obeyed during the
-    # handshake only. A state's missing `Input.CLOSE` means closing there changes nothing.
+    # `Close`, `Present`) once there are keys to open it. `Refuse` is in clear: it is obeyed
+    # during the handshake only. A state's missing `Input.CLOSE` means closing there changes
+    # nothing.
     ("initiator", START): {Input.START: AWAIT_ANSWER, Input.CLOSE: CLOSED},
     ("initiator", AWAIT_ANSWER): {
         Answer: AWAIT_READY,
@@ -81,6 +97,7 @@ TRANSITIONS: Final[dict[tuple[Role, ChannelState], dict[type | Input, ChannelSta
     ("initiator", AWAIT_READY): {
         Ready: ESTABLISHED,
         Heartbeat: ESTABLISHED,  # authenticated too: the responder must have sent Ready
+        Present: AWAIT_READY,  # the responder's credential, sent just before Ready
         Close: CLOSED,
         Refuse: ERROR,
         Input.HANDSHAKE_TIMEOUT: ERROR,

@@ -12,6 +12,10 @@ the other end) goes down, as relay workers do. That cannot notice the other end'
 behind a relay, whose connection stays up, so established ends also keep each other alive
 (the machine's keepalive: a `Heartbeat` after `keepalive_interval` of sending nothing, the end
 after `keepalive_timeout` of receiving nothing).
+
+The channel's *subject* (the other end's identifier and the attributes of its verified
+credential, see `subject`) is what policies on portals are checked against; a portal worker
+finds the channel end that carries it with `Node.actor_at` of its route's first hop.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import trio
 
 from actors import Actor, Address, LocalMessage, Route
 
-from ._channel_events import Closed, Established, Event, Transmit
+from ._channel_events import Closed, Established, Event, Presented, Transmit
 from ._channel_info import SecureChannelInfo
 from ._channel_machine import ChannelMachine
 from ._channel_protocol import (
@@ -32,6 +36,7 @@ from ._channel_protocol import (
     SecureChannelError,
 )
 from ._channel_state import ESTABLISHED
+from ._policy_eval import Subject
 
 log = logging.getLogger("ockam.secure")
 
@@ -67,6 +72,7 @@ class SecureChannelWorker(Actor):
         self._stopped = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._timer = trio.CancelScope()
+        self._subject_changed = trio.Event()
 
     # --- public ---------------------------------------------------------------------------
 
@@ -84,6 +90,43 @@ class SecureChannelWorker(Actor):
     def stopped(self) -> trio.Event:
         """Set once this end has stopped."""
         return self._stopped
+
+    def subject(self, now: float) -> Subject:
+        """The other end as policies see it at `now` (``time.time()``): its identifier
+        always; its credential's attributes (and ``has_credential``) only while that
+        credential is unexpired.
+
+        Raises:
+            LocalProtocolError: The handshake has not verified the other end yet (a channel
+                that carries messages always has).
+        """
+        return self.machine.subject(now)
+
+    @property
+    def subject_expires(self) -> float | None:
+        """When the current credential's attributes lapse (seconds since the Unix epoch),
+        or None without a verified credential."""
+        return self.machine.subject_expires
+
+    @property
+    def subject_changed(self) -> trio.Event:
+        """Set when the subject changes: the other end presented a fresh credential that
+        replaced the old one, or this end stopped.
+
+        Each change sets the event and puts a new one in its place, so read the property
+        again after each wake-up: ``while True: changed = worker.subject_changed; ...;
+        await changed.wait()``. Check `stopped` too; a stopped end's event is set for good.
+        """
+        return self._subject_changed
+
+    async def present(self) -> bool:
+        """Present this node's current credential (from its trust context) again to the other
+        end, after it was refreshed; False when the channel is not established or there is
+        no valid credential to present."""
+        if self.machine.state is not ESTABLISHED or self._stopped.is_set():
+            return False
+        frame = self.machine.present(trio.current_time())
+        return frame is not None and await self._send(frame)
 
     def info(self) -> SecureChannelInfo:
         """This end, as `secure-channel show` prints it."""
@@ -125,6 +168,7 @@ class SecureChannelWorker(Actor):
         finally:
             self._settled.set()
             self._stopped.set()
+            self._subject_changed.set()
             node_stopping = self.ctx.node.nursery.cancel_scope.cancel_called
             goodbye = self.machine.close(tell_peer=not node_stopping)
             if goodbye is not None:
@@ -179,7 +223,22 @@ class SecureChannelWorker(Actor):
     async def _act(self, event: Event) -> None:
         if isinstance(event, Transmit):
             await self._send(event.data)
+            if event.then is not None:
+                await self._send(event.then)
+        elif isinstance(event, Presented):
+            log.info(
+                "secure channel %s: %s presented a credential with %s, valid until %.0f",
+                self._name,
+                event.subject.identifier,
+                ", ".join(f"{k}={v}" for k, v in sorted(event.subject.attributes.items()))
+                or "no attributes",
+                event.expires,
+            )
+            changed, self._subject_changed = self._subject_changed, trio.Event()
+            changed.set()
         elif isinstance(event, Established):
+            if event.credential is not None:
+                await self._send(event.credential)
             if event.data is not None:
                 await self._send(event.data)
             self._establish(event)

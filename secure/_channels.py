@@ -41,7 +41,9 @@ from ._channel_settings import (
     fresh_static_key,
 )
 from ._channel_worker import CLOSE_TIMEOUT, SecureChannelWorker
+from ._credential import Credential, CredentialError
 from ._identity import Identity
+from ._trust_context import TrustContext
 
 if TYPE_CHECKING:
     from actors import Node
@@ -127,6 +129,8 @@ class SecureChannels:
             its listeners) may send nothing before it sends a heartbeat.
         keepalive_timeout: Seconds without any frame from the other end after which each of
             its channel ends stops (longer than `keepalive_interval`).
+        trust: The authorities its channel ends believe and the credential they present
+            (None: no trust configured; subjects carry only the identifier).
 
     Raises:
         ValueError: The keepalive timeout is not longer than a positive keepalive interval.
@@ -140,12 +144,14 @@ class SecureChannels:
         static_private: bytes | None = None,
         keepalive_interval: float = KEEPALIVE_INTERVAL,
         keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+        trust: TrustContext | None = None,
     ) -> None:
         self.settings = ChannelSettings(
             identity,
             static_private or fresh_static_key(),
             keepalive_interval=keepalive_interval,
             keepalive_timeout=keepalive_timeout,
+            trust=trust,
         )
         self.node = node
         # Every channel this registry opened, by its plaintext address value, oldest first.
@@ -160,6 +166,35 @@ class SecureChannels:
     def identifier(self) -> str:
         """The identifier of this node's identity."""
         return self.settings.identity.identifier
+
+    @property
+    def trust(self) -> TrustContext | None:
+        """What this node's channel ends believe and present (None: no trust configured)."""
+        return self.settings.trust
+
+    async def present_credential(self, credential: Credential) -> int:
+        """Make `credential` this node's own and present it on every established channel
+        end (a refreshed credential replaces the old one at each other end).
+
+        Returns:
+            How many channel ends it was presented on.
+
+        Raises:
+            SecureChannelError: There is no trust context, or the credential is not this
+                node's, not from a trusted authority, or not valid now (the message says why).
+        """
+        trust = self.settings.trust
+        if trust is None:
+            raise SecureChannelError("cannot present a credential: this node trusts no authority")
+        try:
+            trust.verify(credential, subject=self.identifier)
+        except CredentialError as exc:
+            raise SecureChannelError(f"refused this node's own credential: {exc}") from None
+        trust.credential = credential
+        presented = 0
+        for worker in self._workers():
+            presented += await worker.present()
+        return presented
 
     async def create(
         self,

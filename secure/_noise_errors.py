@@ -47,6 +47,8 @@ class DropReason(enum.StrEnum):
     """Older than the replay window: it cannot be told apart from a replay."""
     TOO_FAR_AHEAD = "too_far_ahead"
     """Encrypted under a key more than one rekey interval ahead of the receiver."""
+    CREDENTIAL_REFUSED = "credential_refused"
+    """A presented credential that does not verify against the trusted authorities."""
 
 
 class DecryptionError(NoiseError):

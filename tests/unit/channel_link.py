@@ -18,7 +18,9 @@ from secure import (
     Established,
     Event,
     Identity,
+    Presented,
     Transmit,
+    TrustContext,
 )
 
 ALICE = Identity.generate()
@@ -41,13 +43,14 @@ TIMEOUT = 15.0
 HANDSHAKE = 10.0
 
 
-def settings_for(identity: Identity) -> ChannelSettings:
-    """The test's settings for an end proving `identity`."""
+def settings_for(identity: Identity, trust: TrustContext | None = None) -> ChannelSettings:
+    """The test's settings for an end proving `identity`, with `trust` if given."""
     return ChannelSettings(
         identity,
         handshake_timeout=HANDSHAKE,
         keepalive_interval=INTERVAL,
         keepalive_timeout=TIMEOUT,
+        trust=trust,
     )
 
 
@@ -57,6 +60,7 @@ class Link:
     Args:
         initiator_authorizes: Identifiers the initiator accepts (empty: any).
         responder_authorizes: Identifiers the responder (its listener) accepts.
+        initiator_trust, responder_trust: Each end's trust context (None: no trust).
     """
 
     def __init__(
@@ -64,17 +68,19 @@ class Link:
         *,
         initiator_authorizes: Iterable[str] = (),
         responder_authorizes: Iterable[str] = (),
+        initiator_trust: TrustContext | None = None,
+        responder_trust: TrustContext | None = None,
     ) -> None:
         self.now = 0.0
         self.initiator = ChannelMachine(
             "initiator",
-            settings_for(ALICE),
+            settings_for(ALICE, initiator_trust),
             route=TO_LISTENER,
             authorized=frozenset(initiator_authorizes),
         )
         self.responder = ChannelMachine(
             "responder",
-            settings_for(BOB),
+            settings_for(BOB, responder_trust),
             authorized=frozenset(responder_authorizes),
             listener="api",
         )
@@ -90,22 +96,34 @@ class Link:
         return self.initiator.receive(data, FROM_RESPONDER, self.now)
 
     def handshake(self, *, until: str = "") -> dict[str, bytes]:
-        """Run the handshake, keeping each message in `sent` (hello, answer, finish, ready);
-        both ends are then established. With `until`, stop once that message is written,
-        before it is delivered."""
+        """Run the handshake, keeping each message in `sent` (hello, answer, finish, ready,
+        and each end's credential frame when it presents one: ``initiator credential`` after
+        finish, ``responder credential`` before ready); both ends are then established.
+        With `until`, stop once that message is written, before it is delivered."""
         sent = self.sent
         sent["hello"] = self.initiator.start(self.now)
         steps = (
             ("hello", self.to_responder, "answer"),
             ("answer", self.to_initiator, "finish"),
             ("finish", self.to_responder, "ready"),
+            ("initiator credential", self.to_responder, ""),
+            ("responder credential", self.to_initiator, ""),
             ("ready", self.to_initiator, ""),
         )
         for name, deliver, reply in steps:
             if name == until:
                 return sent
+            if name not in sent:
+                continue  # that end presents no credential
             event = deliver(sent[name])
+            if name.endswith("credential"):
+                assert event is None or isinstance(event, Presented)
+                continue
             assert isinstance(event, Transmit | Established)
+            if isinstance(event, Transmit) and event.then is not None:
+                sent["initiator credential"] = event.then
+            if isinstance(event, Established) and event.credential is not None:
+                sent["responder credential"] = event.credential
             if reply:
                 assert event.data is not None
                 sent[reply] = event.data
