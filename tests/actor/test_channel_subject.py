@@ -29,31 +29,22 @@ def end_at(node: Node, address: str) -> SecureChannelWorker:
     return worker
 
 
+def trusting(
+    node: Node, identity: Identity, attributes: dict[str, str], now: float
+) -> SecureChannels:
+    """`node`'s channels under `identity`, trusting AUTHORITY, holding its credential."""
+    credential = issue_credential(AUTHORITY, identity.identifier, attributes, ttl=60, now=now)
+    trust = TrustContext([AUTHORITY.public], credential=credential)
+    return SecureChannels(node, identity, trust=trust)
+
+
 async def test_each_end_carries_the_others_subject_and_a_refresh_replaces_it() -> None:
     alice, bob = Identity.generate(), Identity.generate()
     now = time.time()
     with trio.fail_after(10):
         async with open_topology(("n1", "n2"), transport="memory", services=()) as topology:
-            n1 = SecureChannels(
-                topology["n1"],
-                alice,
-                trust=TrustContext(
-                    [AUTHORITY.public],
-                    credential=issue_credential(
-                        AUTHORITY, alice.identifier, {"component": "web"}, ttl=60, now=now
-                    ),
-                ),
-            )
-            n2 = SecureChannels(
-                topology["n2"],
-                bob,
-                trust=TrustContext(
-                    [AUTHORITY.public],
-                    credential=issue_credential(
-                        AUTHORITY, bob.identifier, {"component": "db"}, ttl=60, now=now
-                    ),
-                ),
-            )
+            n1 = trusting(topology["n1"], alice, {"component": "web"}, now)
+            n2 = trusting(topology["n2"], bob, {"component": "db"}, now)
             await n2.create_listener()
             info = await n1.create(topology.route("n1", "n2", "api"))
             initiator = end_at(topology["n1"], info.address)
