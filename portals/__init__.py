@@ -2,9 +2,12 @@
 
 Outlets and inlets may be guarded by policies (`PolicyStore`, by resource name and type):
 a portal opens only through a secure channel whose subject satisfies the policy, and is
-closed when it no longer does (`PolicyGuard` decides).
+closed when it no longer does (`PolicyGuard` decides, `Enforcement` carries it out).
 """
 
+from ._enforcement import Clock as Clock
+from ._enforcement import Enforcement as Enforcement
+from ._enforcement import subject_source as subject_source
 from ._inlet import PING_TIMEOUT as PING_TIMEOUT
 from ._inlet import InletListener as InletListener
 from ._inlet import InletWorker as InletWorker
@@ -32,6 +35,7 @@ from ._messages import PortalTimeout as PortalTimeout
 from ._messages import decode as decode
 from ._messages import encode as encode
 from ._outlet import CONNECT_TIMEOUT as CONNECT_TIMEOUT
+from ._outlet import REFUSED as REFUSED
 from ._outlet import Connect as Connect
 from ._outlet import OutletListener as OutletListener
 from ._outlet import OutletWorker as OutletWorker

@@ -20,6 +20,7 @@ from actors import (
 )
 from transports import open_tcp_listener, stream_io
 
+from ._enforcement import Enforcement
 from ._messages import Ping, PortalTimeout
 from ._outlet import CONNECT_TIMEOUT
 from ._protocol import Phase, Role
@@ -52,6 +53,9 @@ class InletListener(Actor):
     With `refresh`, each connection's worker first passes the route through it (see
     `InletWorker`), and the route it returns serves later connections; `route` stays the
     route the inlet was created with.
+
+    With `enforcement`, each connection's portal opens only when the inlet's policy allows
+    the subject of the secure channel its route starts with (see `InletWorker`).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class InletListener(Actor):
         refresh: Refresh | None = None,
         alias: str = "",
         listen: Listen = open_tcp_listener,
+        enforcement: Enforcement | None = None,
     ) -> None:
         if not route:
             raise ValueError("an inlet needs a non-empty route to its outlet")
@@ -76,6 +81,7 @@ class InletListener(Actor):
         self.alias = alias
         self.bind_addr = ""
         self.status: Status = "up"
+        self.enforcement = enforcement
         self._listen = listen
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -110,6 +116,7 @@ class InletListener(Actor):
                 on_handshake=self._on_handshake,
                 refresh=self.refresh,
                 on_route=self._on_route,
+                enforcement=self.enforcement,
             )
             try:
                 await node.start_actor(worker, policy=TEMPORARY)
@@ -134,6 +141,11 @@ class InletWorker(PortalWorker):
     With `refresh`, the route first goes through `refresh` (within `ping_timeout` seconds), and
     the route it returns is reported to `on_route`; if it fails or takes too long, the
     connection is closed.
+
+    With `enforcement`, the portal opens only when the inlet's policy allows the subject of
+    the secure channel end that is the route's first hop (no channel: refused, and the
+    connection closed); once open, it is watched, and closed when the policy no longer
+    allows it.
     """
 
     def __init__(
@@ -145,6 +157,7 @@ class InletWorker(PortalWorker):
         on_handshake: Callable[[bool], None] | None = None,
         refresh: Refresh | None = None,
         on_route: Callable[[Route], None] | None = None,
+        enforcement: Enforcement | None = None,
     ) -> None:
         super().__init__(Role.INLET)
         self._io = stream_io(stream)
@@ -153,6 +166,7 @@ class InletWorker(PortalWorker):
         self._on_handshake = on_handshake
         self._refresh = refresh
         self._on_route = on_route
+        self._enforcement = enforcement
 
     def _report(self, ok: bool) -> None:
         if not ok:
@@ -168,6 +182,10 @@ class InletWorker(PortalWorker):
     async def _handshake(self) -> bool:
         if self._refresh is not None and not await self._refreshed(self._refresh):
             return False
+        if self._enforcement is not None:
+            self._guard = self._enforcement.admit(self.ctx.node, self.route.next)
+            if self._guard is not None and not self._guard.allowed:
+                return self._fail("the inlet's policy does not allow this portal")
         state = self.state
         if not await self.ctx.send_to(self.route, state.send(Ping())):
             return self._fail(f"the route {self.route} is unreachable")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -17,10 +20,13 @@ from actors import (
     random_address,
     split_host_port,
 )
+from secure import PolicyExpression, parse_policy_expression
 from transports import open_tcp_listener
 
+from ._enforcement import Clock, Enforcement
 from ._inlet import PING_TIMEOUT, InletListener, Listen, Refresh
 from ._outlet import Connect, OutletListener
+from ._policy_store import PolicyStore, Resource, ResourceType
 
 if TYPE_CHECKING:
     from actors import Node
@@ -58,10 +64,17 @@ class Portals:
     `connect` opens an outlet's connections to its target and `listen` an inlet's listener
     (TCP by default): a test passes memory streams, and the portals never know the difference.
 
+    `policies` holds the node's policies (a new, empty store by default): an outlet or inlet
+    whose policy (its own, else its type's) exists serves a portal only through a secure
+    channel whose subject satisfies it, and closes the portal when it no longer does (see
+    docs/trust.md). `clock` is the wall clock credentials expire by (`time.time`).
+
     Example:
         portals = Portals(node)
         await portals.create_outlet(target="127.0.0.1:5000")          # at /service/outlet
         await portals.create_inlet(bind="127.0.0.1:6000", route=route)  # route ends in outlet
+        await portals.create_outlet(target="127.0.0.1:5001", address="db",
+                                    policy='(= subject.component "db")')
     """
 
     def __init__(
@@ -70,24 +83,56 @@ class Portals:
         *,
         connect: Connect = trio.open_tcp_stream,
         listen: Listen = open_tcp_listener,
+        policies: PolicyStore | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.node = node
+        self.policies = PolicyStore() if policies is None else policies
         self._connect = connect
         self._listen = listen
+        self._clock = clock
+
+    @contextmanager
+    def _own_policy(self, name: str, policy: str | PolicyExpression | None) -> Iterator[None]:
+        """Store `name`'s own policy (if any) for the block that starts it: in force before
+        its first portal can arrive, and gone again if it fails to start."""
+        if policy is None:
+            yield
+            return
+        self.policies.set_resource_policy(name, policy)
+        try:
+            yield
+        except BaseException:
+            self.policies.delete_resource_policy(name)
+            raise
+
+    def _enforcement(self, name: str, resource_type: ResourceType) -> Enforcement:
+        return Enforcement(self.policies, Resource(name, resource_type), clock=self._clock)
 
     # --- outlets -------------------------------------------------------------------------------
 
-    async def create_outlet(self, *, target: str, address: str | None = None) -> OutletInfo:
+    async def create_outlet(
+        self,
+        *,
+        target: str,
+        address: str | None = None,
+        policy: str | PolicyExpression | None = None,
+    ) -> OutletInfo:
         """Start an outlet at `address` that connects each portal to `target` (`host:port`).
 
         Without `address` the first outlet is at `outlet`, later ones at a random address.
+        With `policy` (Ockam's `--allow`: an expression in either form), stored as the
+        outlet's own policy before the outlet starts, the outlet serves only portals whose
+        secure channel's subject satisfies it.
 
         Raises:
             TransportError: `target` is not `host:port`.
             RouteError: `address` is not a local worker name.
             AddressInUse: a worker is already registered at `address`.
+            PolicyExpressionError: `policy` does not parse.
         """
         split_host_port(target)
+        _check(policy)
         router = self.node.router
         if address is None:
             taken = router.is_registered(local(DEFAULT_OUTLET))
@@ -100,9 +145,14 @@ class Portals:
         )
         if router.is_registered(local(name)):
             raise in_use
-        listener = OutletListener(target, connect=self._connect)
+        listener = OutletListener(
+            target,
+            connect=self._connect,
+            enforcement=self._enforcement(name, ResourceType.TCP_OUTLET),
+        )
         try:
-            await self.node.start_actor(listener, name)
+            with self._own_policy(name, policy):
+                await self.node.start_actor(listener, name)
         except AddressInUse:
             raise in_use from None
         return self._outlet_info(name, listener)
@@ -128,13 +178,15 @@ class Portals:
         return None if listener is None else self._outlet_info(name, listener)
 
     def delete_outlet(self, address: str) -> bool:
-        """Stop the outlet at `address`; False when there is none. Open portals stay up."""
+        """Stop the outlet at `address`, and forget its own policy; False when there is none.
+        Open portals stay up (and stay watched)."""
         try:
             name = local_name(address)
         except RouteError:
             return False
         if name not in self._running_outlets():
             return False
+        self.policies.delete_resource_policy(name)
         return self.node.stop_actor(name)
 
     # --- inlets --------------------------------------------------------------------------------
@@ -147,6 +199,7 @@ class Portals:
         alias: str | None = None,
         ping_timeout: float = PING_TIMEOUT,
         refresh: Refresh | None = None,
+        policy: str | PolicyExpression | None = None,
     ) -> InletInfo:
         """Listen on `bind` (`host:port`, port 0 picks one) and carry each TCP connection
         accepted there along `route` to an outlet.
@@ -161,12 +214,17 @@ class Portals:
                 returns the route to use, e.g. `SecureChannels.refresh`, which opens a new
                 secure channel in place of one that ended; the returned route serves later
                 connections too. Without it the route is used as it is, always.
+            policy: the inlet's own policy (Ockam's `--allow`), stored under its alias: a
+                connection's portal opens only when the route starts with a secure channel
+                whose subject (the outlet's side) satisfies it.
 
         Raises:
             TransportError: `bind` is malformed or cannot be listened on (address in use).
             RouteError: `route` is malformed or empty.
             AddressInUse: an inlet named `alias` exists already.
+            PolicyExpressionError: `policy` does not parse.
         """
+        _check(policy)
         onward = Route.parse(route) if isinstance(route, str) else route
         if not onward:
             raise RouteError("an inlet needs a non-empty route to its outlet")
@@ -185,8 +243,10 @@ class Portals:
             refresh=refresh,
             alias=name,
             listen=self._listen,
+            enforcement=self._enforcement(name, ResourceType.TCP_INLET),
         )
-        await self.node.start_actor(listener)
+        with self._own_policy(name, policy):
+            await self.node.start_actor(listener)
         return self._inlet_info(name, listener)
 
     def _inlet_info(self, name: str, listener: InletListener) -> InletInfo:
@@ -208,11 +268,19 @@ class Portals:
         return None if listener is None else self._inlet_info(alias, listener)
 
     def delete_inlet(self, alias: str) -> bool:
-        """Stop the inlet named `alias` and free its port now; False when there is none.
+        """Stop the inlet named `alias`, free its port now, and forget its own policy; False
+        when there is none.
 
-        Portals it opened stay up until their TCP connections close.
+        Portals it opened stay up until their TCP connections close (and stay watched).
         """
         listener = self._running_inlets().get(alias)
         if listener is None:
             return False
+        self.policies.delete_resource_policy(alias)
         return self.node.stop_actor(listener.ctx.address)
+
+
+def _check(policy: str | PolicyExpression | None) -> None:
+    """Refuse a policy that does not parse before anything is created."""
+    if isinstance(policy, str):
+        parse_policy_expression(policy)

@@ -18,7 +18,9 @@ from actors import (
 )
 from transports import stream_io
 
-from ._messages import Disconnect, Ping, Pong, PortalProtocolError, decode
+from ._enforcement import Enforcement
+from ._messages import Disconnect, Ping, Pong, PortalProtocolError, decode, encode
+from ._policy_guard import PolicyGuard
 from ._protocol import Role
 from ._worker import PortalWorker
 
@@ -31,6 +33,10 @@ Shorter than the inlet's Ping timeout, so the inlet hears of a target that does 
 (a `Disconnect`) before it gives up waiting.
 """
 
+REFUSED = "its policy does not allow this portal"
+"""The reason in the `Disconnect` that answers a Ping the outlet's policy does not allow (the
+policy itself, and why it denied, go to the outlet node's log only)."""
+
 Connect = Callable[[str, int], Awaitable[trio.abc.Stream]]
 """Opens an outlet's connection to its target `host, port` (`trio.open_tcp_stream` by
 default; tests pass memory streams)."""
@@ -41,13 +47,24 @@ class OutletListener(Actor):
 
     The worker answers the Ping itself, from its own (random) address, so the inlet learns the
     worker's route from the Pong's return route.
+
+    With `enforcement`, a Ping is served only when the outlet's policy allows the subject of
+    the secure channel it came through (the first hop of its return route); otherwise it is
+    answered with `Disconnect`, before the target is even connected to.
     """
 
-    def __init__(self, target: str, *, connect: Connect = trio.open_tcp_stream) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        connect: Connect = trio.open_tcp_stream,
+        enforcement: Enforcement | None = None,
+    ) -> None:
         host, port = split_host_port(target)
         self.host = host
         self.port = port
         self.target = f"{host}:{port}"
+        self.enforcement = enforcement
         self._connect = connect
 
     async def handle_message(self, message: LocalMessage) -> None:
@@ -66,7 +83,20 @@ class OutletListener(Actor):
         if not message.return_route:
             log.warning("outlet %s: dropped a Ping without a return route", self.ctx.address)
             return
-        worker = OutletWorker(self.host, self.port, message.return_route, connect=self._connect)
+        guard = None
+        if self.enforcement is not None:
+            guard = self.enforcement.admit(self.ctx.node, message.return_route.next)
+            if guard is not None and not guard.allowed:
+                await self.ctx.reply(message, encode(Disconnect(REFUSED)))
+                return
+        worker = OutletWorker(
+            self.host,
+            self.port,
+            message.return_route,
+            connect=self._connect,
+            enforcement=self.enforcement,
+            guard=guard,
+        )
         try:
             await self.ctx.node.start_actor(worker, policy=TEMPORARY)
         except NodeStopped:
@@ -76,17 +106,28 @@ class OutletListener(Actor):
 class OutletWorker(PortalWorker):
     """The outlet's side of one portal: connects to the target, then answers Pong.
 
-    When the target cannot be reached it answers `Disconnect(reason)` and stops.
+    When the target cannot be reached it answers `Disconnect(reason)` and stops. With a
+    `guard` (the Ping was admitted under the outlet's policy), `enforcement` watches the
+    portal while it is open.
     """
 
     def __init__(
-        self, host: str, port: int, peer: Route, *, connect: Connect = trio.open_tcp_stream
+        self,
+        host: str,
+        port: int,
+        peer: Route,
+        *,
+        connect: Connect = trio.open_tcp_stream,
+        enforcement: Enforcement | None = None,
+        guard: PolicyGuard | None = None,
     ) -> None:
         super().__init__(Role.OUTLET)
         self.host = host
         self.port = port
         self._peer = peer
         self._connect = connect
+        self._enforcement = enforcement
+        self._guard = guard
 
     async def _handshake(self) -> bool:
         state = self.state

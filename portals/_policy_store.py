@@ -71,8 +71,8 @@ class PolicyStore:
     """The policies of one node's resources and resource types, in memory.
 
     Every change sets the event `changes()` returned before it, so the portals open under a
-    policy check it again (a new policy applies to open portals too, as Ockam's applies to the
-    next message).
+    policy check again at once (a changed policy applies to them too, as Ockam's applies to
+    the next message); a portal opened while no policy was in force is not watched.
     """
 
     def __init__(self) -> None:

@@ -33,6 +33,7 @@ import trio
 from actors import Actor, Address, LocalMessage, Route
 from transports import SocketPoller, StreamIO
 
+from ._enforcement import Enforcement
 from ._messages import (
     CHUNK,
     Credit,
@@ -44,6 +45,7 @@ from ._messages import (
     PortalProtocolError,
     encode,
 )
+from ._policy_guard import PolicyGuard
 from ._pollers import carrier_poller
 from ._protocol import Phase, PortalState, Role
 
@@ -58,6 +60,8 @@ class PortalWorker(Actor):
 
     Subclasses implement `_handshake`, which returns True once the portal is open, with
     `_io`, `_peer` and `_carrier` set. Until then they may handle messages in `_on_message`.
+    A portal admitted under a policy (`_guard`, from its resource's `_enforcement`) is watched
+    while it is open, and closed when the policy no longer allows it.
     """
 
     mailbox_size = 8  # never used: every message is handled in the sender's task
@@ -76,6 +80,8 @@ class PortalWorker(Actor):
         self._seen: tuple[Phase, bool, float] = (Phase.IDLE, False, 0.0)
         self._poller: SocketPoller | None = None  # the carrier's, set in `_pump`
         self._reading = False
+        self._enforcement: Enforcement | None = None
+        self._guard: PolicyGuard | None = None  # set by the handshake when a policy applies
 
     @property
     def close_reason(self) -> str:
@@ -260,6 +266,8 @@ class PortalWorker(Actor):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_carrier, carrier)
             nursery.start_soon(self._writer, io)
+            if self._guard is not None and self._enforcement is not None:
+                nursery.start_soon(self._enforcement.watch, self._guard, self._close)
             self._poller = await carrier_poller(self.ctx.node, carrier)
             if self._poller is None:
                 self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")

@@ -252,6 +252,14 @@ class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
         await self._send.send(stream)
 
 
+async def memory_link(a: NetworkNode, b: NetworkNode) -> Address:
+    """Join `a` to `b` with a memory stream; the address of `a`'s connection worker."""
+    a_end, b_end = trio.testing.memory_stream_pair()
+    a_side = await a.tcp.attach(a_end, peer=b.name, mode="outgoing")
+    await b.tcp.attach(b_end, peer=a.name, mode="incoming")
+    return local(a_side.worker)
+
+
 class MemoryNet:
     """Socket openers over memory streams, for `Portals(node, connect=..., listen=...)`.
 

@@ -21,7 +21,7 @@ from actors import Route, local
 from portals import LINGER, PING_TIMEOUT, InletInfo, InletWorker, OutletWorker, Portals
 from transports import NetworkNode, open_node
 
-from ._portal_helpers import MemoryNet
+from ._portal_helpers import MemoryNet, memory_link
 
 MB = 1024 * 1024
 
@@ -62,14 +62,6 @@ class Relayed:
         )
 
 
-async def _link(a: NetworkNode, b: NetworkNode) -> actors.Address:
-    """Join `a` to `b` with a memory stream; the address of `a`'s connection worker."""
-    a_end, b_end = trio.testing.memory_stream_pair()
-    a_side = await a.tcp.attach(a_end, peer=b.name, mode="outgoing")
-    await b.tcp.attach(b_end, peer=a.name, mode="incoming")
-    return local(a_side.worker)
-
-
 @asynccontextmanager
 async def open_relayed() -> AsyncIterator[Relayed]:
     async with (
@@ -77,8 +69,8 @@ async def open_relayed() -> AsyncIterator[Relayed]:
         open_node("n2") as n2,
         open_node("n3") as n3,
     ):
-        n1_to_n2 = await _link(n1, n2)
-        n3_to_n2 = await _link(n3, n2)
+        n1_to_n2 = await memory_link(n1, n2)
+        n3_to_n2 = await memory_link(n3, n2)
         # The outlet's node registers its relay through n2's relay service.
         await actors.start_relay(n3, at=Route((n3_to_n2,)), name="portal")
         yield Relayed([n1, n2, n3], MemoryNet(), Route((n1_to_n2,)))
