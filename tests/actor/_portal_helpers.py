@@ -167,11 +167,13 @@ async def assert_closed_at_once(inlet: InletInfo) -> None:
 # --- servers ----------------------------------------------------------------------------------
 
 
-async def echo(stream: trio.SocketStream) -> None:
+async def echo(stream: trio.abc.Stream) -> None:
+    """Echoes until the client's EOF, then sends its own (a socket's, a stapled memory pair's)."""
     try:
         while data := await stream.receive_some(65536):
             await stream.send_all(data)
-        await stream.send_eof()
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            await stream.send_eof()
     except trio.BrokenResourceError:
         pass
 

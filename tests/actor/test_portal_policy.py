@@ -19,13 +19,19 @@ import trio
 
 from actors import Address, Route, local
 from portals import InletInfo, InletWorker, OutletWorker, Portals, ResourceType
-from secure import Identity, SecureChannels, TrustContext, issue_credential
+from secure import Identity, SecureChannels, SecureChannelWorker, TrustContext, issue_credential
 from transports import NetworkNode, open_node
 
-from ._portal_helpers import MemoryNet, memory_link
+from ._portal_helpers import MemoryNet, echo, memory_link
 from .test_secure_channel import channel_route
 
 MB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def policy_log(caplog: pytest.LogCaptureFixture) -> None:
+    """The policy's log lines (refusals, closings) are in `caplog`."""
+    caplog.set_level(logging.INFO, logger="ockam.policy")
 
 
 def virtual_wall_clock() -> Callable[[], float]:
@@ -68,14 +74,20 @@ class Net:
         return self.identities[name].identifier
 
     async def give_credential(self, name: str, attributes: dict[str, str], *, ttl: int) -> float:
-        """A credential from the authority, issued now, becomes `name`'s own (and is presented
-        on its open channels); when it expires."""
+        """A credential from the authority, issued now, becomes `name`'s own, presented on its
+        open channels; returns when their other ends have it, with its expiry."""
         assert self.authority is not None
         credential = issue_credential(
             self.authority, self.identifier(name), attributes, ttl=ttl, now=self.clock()
         )
         await self.channels[name].present_credential(credential)
-        return float(credential.unverified_data().expires)
+        expires = float(credential.unverified_data().expires)
+        for node in self.nodes.values():  # until the other ends of its channels have it
+            for end in node.actors_of(SecureChannelWorker):
+                theirs = end.info().remote_identifier == self.identifier(name)
+                while theirs and end.subject_expires != expires and not end.stopped.is_set():
+                    await end.subject_changed.wait()
+        return expires
 
     async def secure_route(self, name: str, *onward: str) -> Route:
         """A new secure channel from `name` to bob's `api`; the route through it to `onward`."""
@@ -83,6 +95,16 @@ class Net:
             Route((self.links[name], local("api"))), authorized=[self.identifier("bob")]
         )
         return channel_route(info, *onward)
+
+    async def portal(
+        self, *, outlet_policy: str | None = None, inlet_policy: str | None = None
+    ) -> InletInfo:
+        """bob's outlet to `server:9000`, and alice's inlet to it through a new channel."""
+        await self.portals["bob"].create_outlet(target="server:9000", policy=outlet_policy)
+        route = await self.secure_route("alice", "outlet")
+        return await self.portals["alice"].create_inlet(
+            bind="inlet:6000", route=route, policy=inlet_policy
+        )
 
     async def connect(self, inlet: InletInfo) -> trio.abc.Stream:
         host, port = inlet.bind_addr.rsplit(":", 1)
@@ -108,20 +130,21 @@ async def open_net(*, authority: Identity | None = None) -> AsyncIterator[Net]:
         yield net
 
 
+@asynccontextmanager
+async def echoing(net: Net) -> AsyncIterator[None]:
+    """An echo server at `server:9000`, the outlets' target, for the block."""
+    server, _ = await net.net.listen("server", 9000)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(echo_server, server)
+        yield
+        nursery.cancel_scope.cancel()
+    await server.aclose()
+
+
 async def echo_server(listener: trio.abc.Listener[trio.abc.Stream]) -> None:
     async with trio.open_nursery() as nursery:
         while True:
-            stream = await listener.accept()
-            nursery.start_soon(_echo, stream)
-
-
-async def _echo(stream: trio.abc.Stream) -> None:
-    async with stream:
-        try:
-            while data := await stream.receive_some(65536):
-                await stream.send_all(data)
-        except trio.BrokenResourceError:
-            pass
+            nursery.start_soon(echo, await listener.accept())
 
 
 async def assert_refused(net: Net, inlet: InletInfo) -> None:
@@ -145,11 +168,8 @@ async def assert_served(net: Net, inlet: InletInfo) -> None:
 async def test_an_identifier_policy_refuses_a_plain_route_and_another_identity(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ockam.policy")
     with trio.fail_after(60):
-        async with open_net() as net, trio.open_nursery() as nursery:
-            server, _ = await net.net.listen("server", 9000)
-            nursery.start_soon(echo_server, server)
+        async with open_net() as net, echoing(net):
             alice = net.identifier("alice")
             policy = f'(= subject.identifier "{alice}")'
             await net.portals["bob"].create_outlet(target="server:9000", policy=policy)
@@ -174,17 +194,13 @@ async def test_an_identifier_policy_refuses_a_plain_route_and_another_identity(
             )
             await assert_served(net, from_alice)
             assert net.net.connected[-1] == "server:9000"
-            nursery.cancel_scope.cancel()
 
 
 async def test_an_inlet_policy_checks_the_outlets_side_of_its_channel(
     autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ockam.policy")
     with trio.fail_after(60):
-        async with open_net() as net, trio.open_nursery() as nursery:
-            server, _ = await net.net.listen("server", 9000)
-            nursery.start_soon(echo_server, server)
+        async with open_net() as net, echoing(net):
             await net.portals["bob"].create_outlet(target="server:9000")
             bob = f'(= subject.identifier "{net.identifier("bob")}")'
             carol = f'(= subject.identifier "{net.identifier("carol")}")'
@@ -203,53 +219,32 @@ async def test_an_inlet_policy_checks_the_outlets_side_of_its_channel(
 
             right = await inlets.create_inlet(bind="inlet:6002", route=through, policy=bob)
             await assert_served(net, right)
-            nursery.cancel_scope.cancel()
 
 
-async def test_a_resource_type_policy_guards_outlets_without_their_own(
+async def test_policies_set_at_run_time_apply_to_the_next_portals_and_the_open_ones(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     with trio.fail_after(60):
-        async with open_net() as net, trio.open_nursery() as nursery:
-            server, _ = await net.net.listen("server", 9000)
-            nursery.start_soon(echo_server, server)
-            outlets = net.portals["bob"]
-            await outlets.create_outlet(target="server:9000")
-            route = await net.secure_route("alice", "outlet")
-            inlet = await net.portals["alice"].create_inlet(bind="inlet:6000", route=route)
+        async with open_net() as net, echoing(net):
+            inlet = await net.portal()
             await assert_served(net, inlet)  # no policy: served
+            policies = net.portals["bob"].policies
 
             # The type's policy applies to the outlet created before it, from its next portal.
-            outlets.policies.set_resource_type_policy(ResourceType.TCP_OUTLET, "component.db")
+            policies.set_resource_type_policy(ResourceType.TCP_OUTLET, "component.db")
             await assert_refused(net, inlet)
             # Its own policy wins over its type's.
             alice = net.identifier("alice")
-            outlets.policies.set_resource_policy("outlet", f'(= subject.identifier "{alice}")')
-            await assert_served(net, inlet)
-            nursery.cancel_scope.cancel()
-
-
-async def test_a_policy_set_while_a_portal_is_open_closes_it_if_it_no_longer_allows(
-    autojump_clock: trio.abc.Clock,
-) -> None:
-    with trio.fail_after(60):
-        async with open_net() as net, trio.open_nursery() as nursery:
-            server, _ = await net.net.listen("server", 9000)
-            nursery.start_soon(echo_server, server)
-            alice = f'(= subject.identifier "{net.identifier("alice")}")'
-            outlets = net.portals["bob"]
-            await outlets.create_outlet(target="server:9000", policy=alice)
-            inlet = await net.portals["alice"].create_inlet(
-                bind="inlet:6000", route=await net.secure_route("alice", "outlet")
-            )
+            policies.set_resource_policy("outlet", f'(= subject.identifier "{alice}")')
             client = await net.connect(inlet)
             await client.send_all(b"ping")
             assert await client.receive_some(10) == b"ping"
-            outlets.policies.set_resource_policy("outlet", "component.db")
-            assert await client.receive_some(10) == b""  # closed by the outlet
+
+            # A policy that no longer allows closes the open portal.
+            policies.set_resource_policy("outlet", "component.db")
+            assert await client.receive_some(10) == b""
             while net.portal_workers():
                 await trio.sleep(0.1)
-            nursery.cancel_scope.cancel()
 
 
 async def download(client: trio.abc.Stream) -> int:
@@ -299,44 +294,33 @@ async def assert_download_cut_at(net: Net, inlet: InletInfo, expires: float) -> 
     await server.aclose()
 
 
-async def test_a_download_is_cut_when_the_inlet_sides_credential_expires(
-    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("holder", "guarded"),
+    [("alice", "tcp-outlet"), ("bob", "tcp-inlet")],
+    ids=["the-inlet-sides-credential-at-the-outlet", "the-outlet-sides-credential-at-the-inlet"],
+)
+async def test_a_download_is_cut_when_the_credential_expires_then_refused_until_a_fresh_one(
+    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture, holder: str, guarded: str
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ockam.policy")
+    """`holder` has a credential for 5 s; the portal's other side has a policy on it."""
+    policy = '(= subject.component "db")'
     with trio.fail_after(120):
         async with open_net(authority=Identity.generate()) as net:
-            policy = '(= subject.component "web")'
-            await net.portals["bob"].create_outlet(target="server:9000", policy=policy)
-            expires = await net.give_credential("alice", {"component": "web"}, ttl=5)
-            route = await net.secure_route("alice", "outlet")
-            inlet = await net.portals["alice"].create_inlet(bind="inlet:6000", route=route)
+            expires = await net.give_credential(holder, {"component": "db"}, ttl=5)
+            if guarded == "tcp-outlet":
+                inlet = await net.portal(outlet_policy=policy)
+            else:
+                inlet = await net.portal(inlet_policy=policy)
+            resource = "outlet" if guarded == "tcp-outlet" else inlet.alias
 
             await assert_download_cut_at(net, inlet, expires)
-            assert "closing a portal: tcp-outlet outlet: subject " in caplog.text
-            assert "unbound identifier: subject.component" in caplog.text
+            assert (
+                f"closing a portal: {guarded} {resource}: subject {net.identifier(holder)}; "
+                f"policy `{policy}`: policy evaluation failed: unbound identifier: "
+                "subject.component"
+            ) in caplog.text
             await assert_refused(net, inlet)  # the same channel, its subject has lapsed
 
-            await net.give_credential("alice", {"component": "web"}, ttl=60)
-            async with trio.open_nursery() as nursery:
-                server, _ = await net.net.listen("server", 9000)
-                nursery.start_soon(echo_server, server)
+            await net.give_credential(holder, {"component": "db"}, ttl=60)
+            async with echoing(net):
                 await assert_served(net, inlet)  # a fresh credential: served again
-                nursery.cancel_scope.cancel()
-
-
-async def test_a_download_is_cut_when_the_outlet_sides_credential_expires(
-    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="ockam.policy")
-    with trio.fail_after(120):
-        async with open_net(authority=Identity.generate()) as net:
-            await net.portals["bob"].create_outlet(target="server:9000")
-            expires = await net.give_credential("bob", {"component": "db"}, ttl=5)
-            route = await net.secure_route("alice", "outlet")
-            inlet = await net.portals["alice"].create_inlet(
-                bind="inlet:6000", route=route, policy='(= subject.component "db")'
-            )
-
-            await assert_download_cut_at(net, inlet, expires)
-            assert f"closing a portal: tcp-inlet {inlet.alias}: subject " in caplog.text
-            await assert_refused(net, inlet)
