@@ -54,6 +54,7 @@ class Net:
         self.net = MemoryNet()
         self.clock = virtual_wall_clock()
         self.authority = authority
+        self.issued: list[str] = []  # every credential given, in hex (never to be logged)
         self.portals = {
             name: Portals(node, connect=self.net.connect, listen=self.net.listen, clock=self.clock)
             for name, node in nodes.items()
@@ -80,6 +81,7 @@ class Net:
         credential = issue_credential(
             self.authority, self.identifier(name), attributes, ttl=ttl, now=self.clock()
         )
+        self.issued.append(credential.hex())
         await self.channels[name].present_credential(credential)
         expires = float(credential.unverified_data().expires)
         for node in self.nodes.values():  # until the other ends of its channels have it
@@ -324,3 +326,5 @@ async def test_a_download_is_cut_when_the_credential_expires_then_refused_until_
             await net.give_credential(holder, {"component": "db"}, ttl=60)
             async with echoing(net):
                 await assert_served(net, inlet)  # a fresh credential: served again
+    assert len(net.issued) == 2
+    assert all(credential not in caplog.text for credential in net.issued)  # never logged
