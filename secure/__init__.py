@@ -91,6 +91,7 @@ from ._enrollment import TicketExpiredError as TicketExpiredError
 from ._enrollment import TicketRecord as TicketRecord
 from ._enrollment import TicketUnknownError as TicketUnknownError
 from ._enrollment import TicketUsedUpError as TicketUsedUpError
+from ._enrollment_sqlite import SqliteEnrollmentStore as SqliteEnrollmentStore
 from ._handshake import MAX_MESSAGE_LEN as MAX_MESSAGE_LEN
 from ._handshake import HandshakeState as HandshakeState
 from ._identity import BINDING_CONTEXT as BINDING_CONTEXT

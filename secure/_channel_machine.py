@@ -74,7 +74,7 @@ from ._channel_state import (
     ChannelState,
     Input,
 )
-from ._credential import CredentialData, CredentialError
+from ._credential import Credential, CredentialData, CredentialError
 from ._handshake import HandshakeState
 from ._identity import IdentityError, IdentityProof, IdentityPublic
 from ._noise_errors import DecryptionError, DropReason, NoiseError
@@ -101,6 +101,7 @@ class ChannelMachine:
         remote_identity: The other end's verified identity, once known.
         remote_credential: What the other end's last verified credential states, if any
             (see `subject`).
+        remote_issuer: The identifier of the authority that issued it.
         frames_sent, frames_received, frames_dropped: Encrypted frames counted at this end
             (heartbeats included; received ones authenticated).
     """
@@ -122,6 +123,7 @@ class ChannelMachine:
         self.route = self.peer = route
         self.remote_identity: IdentityPublic | None = None
         self.remote_credential: CredentialData | None = None
+        self.remote_issuer: str | None = None
         self.frames_sent = self.frames_received = self.frames_dropped = 0
         self._handshake: HandshakeState | None = HandshakeState(
             role == "initiator", static_private=settings.static_private, prologue=PROLOGUE
@@ -353,13 +355,14 @@ class ChannelMachine:
             return None  # this end believes no credential, so it has no use for one
         assert remote is not None  # frames are read only after the identity is verified
         try:
-            data = trust.verify(present.credential, subject=remote.identifier)
+            credential = Credential.decode(present.credential)
+            data = trust.verify(credential, subject=remote.identifier)
         except CredentialError as exc:
             raise MessageDropped(
                 f"a credential from {remote.identifier}, refused: {exc}",
                 reason=DropReason.CREDENTIAL_REFUSED,
             ) from None
-        self.remote_credential = data
+        self.remote_credential, self.remote_issuer = data, credential.issuer
         return Presented(Subject.from_credential(data), float(data.expires))
 
     def _on_close(self, message: object, sender: Route, now: float) -> Event:

@@ -18,9 +18,10 @@ its usage count, fails, so a replayed single-use ticket is refused; a pre-truste
 cannot redeem one (its attributes come from the configuration). Every refusal is an
 `EnrollmentError` subclass whose message says why and names no secret.
 
-Storage is the `EnrollmentStore` protocol: `MemoryEnrollmentStore` here; the authority node's
-SQLite store implements the same methods. The rules run inside `EnrollmentStore.transaction`,
-so a store shared between processes can make each redeem atomic.
+Storage is the `EnrollmentStore` protocol: `MemoryEnrollmentStore` here, and
+`SqliteEnrollmentStore` (`_enrollment_sqlite`) for an authority node. The rules run inside
+`EnrollmentStore.transaction`, so a store shared between processes can make each redeem
+atomic.
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""`SqliteEnrollmentStore`: an authority's members and tickets in an SQLite file.
+
+The same `EnrollmentStore` protocol as `MemoryEnrollmentStore`, kept in a file so that the
+members outlive the authority's process. `transaction` is ``BEGIN IMMEDIATE`` … ``COMMIT``
+(rolled back on an exception), so a redeem that reads a ticket, uses it up and adds its member
+is atomic even when several processes share the file. The file is created with mode 0600; it
+holds identifiers, attributes and the SHA-256 of each ticket's secret, never a private key or
+a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._enrollment import Member, TicketRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    identifier TEXT PRIMARY KEY,
+    attributes TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    pre_trusted INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    secret_hash BLOB PRIMARY KEY,
+    attributes TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    usage_count INTEGER NOT NULL,
+    uses_left INTEGER NOT NULL
+);
+"""
+
+_MEMBER_COLUMNS = "identifier, attributes, added_by, added_at, pre_trusted"
+_TICKET_COLUMNS = (
+    "secret_hash, attributes, issued_by, created_at, expires_at, usage_count, uses_left"
+)
+
+
+class SqliteEnrollmentStore:
+    """An `EnrollmentStore` in the SQLite file at `path` (created with mode 0600 if absent).
+
+    Args:
+        path: The database file.
+        timeout: Seconds to wait for another process's transaction to finish.
+
+    Raises:
+        sqlite3.Error: The file cannot be opened or is not an SQLite database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        os.chmod(self.path, 0o600)  # an existing file too: it lists who may do what
+        # Autocommit: `transaction` opens and ends every transaction itself.
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._depth = 0
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An immediate transaction: its reads and writes are atomic with respect to other
+        connections; rolled back if the block raises. Nested blocks join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def get_member(self, identifier: str) -> Member | None:
+        """The member with this identifier, if any."""
+        row = self._db.execute(
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE identifier = ?", (identifier,)
+        ).fetchone()
+        return None if row is None else _member(row)
+
+    def put_member(self, member: Member) -> None:
+        """Add or replace a member."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            (
+                member.identifier,
+                json.dumps(member.attributes, sort_keys=True),
+                member.added_by,
+                member.added_at,
+                int(member.pre_trusted),
+            ),
+        )
+
+    def delete_member(self, identifier: str) -> None:
+        """Remove a member (no error if absent)."""
+        self._db.execute("DELETE FROM members WHERE identifier = ?", (identifier,))
+
+    def list_members(self) -> list[Member]:
+        """Every member, sorted by identifier."""
+        rows = self._db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY identifier")
+        return [_member(row) for row in rows]
+
+    def get_ticket(self, secret_hash: bytes) -> TicketRecord | None:
+        """The ticket with this secret hash, if any."""
+        row = self._db.execute(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE secret_hash = ?", (secret_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        digest, attributes, issued_by, created_at, expires_at, usage_count, uses_left = row
+        return TicketRecord(
+            bytes(digest),
+            json.loads(attributes),
+            issued_by,
+            created_at,
+            expires_at,
+            usage_count,
+            uses_left,
+        )
+
+    def put_ticket(self, ticket: TicketRecord) -> None:
+        """Add or replace a ticket."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                ticket.secret_hash,
+                json.dumps(ticket.attributes, sort_keys=True),
+                ticket.issued_by,
+                ticket.created_at,
+                ticket.expires_at,
+                ticket.usage_count,
+                ticket.uses_left,
+            ),
+        )
+
+
+def _member(row: tuple[str, str, str, int, int]) -> Member:
+    identifier, attributes, added_by, added_at, pre_trusted = row
+    return Member(identifier, json.loads(attributes), added_by, added_at, bool(pre_trusted))
