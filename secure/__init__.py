@@ -12,9 +12,30 @@ node's `SecureChannels` registry.
 The trust layer's sans-IO core is here too (docs/trust.md): exported identities
 (`IdentityPublic.export`), credentials (`issue_credential`, `verify_credential`), Ockam's policy
 language (`parse_policy_expression`, `check_policy`), enrollment tickets (`EnrollmentTicket`)
-and an authority's enrollment rules (`Enrollment` over an `EnrollmentStore`).
+and an authority's enrollment rules (`Enrollment` over an `EnrollmentStore`). At run time: a
+node's `TrustContext` (what its channels present and believe; each channel end's subject), an
+authority's `AuthorityService` and the `AuthorityClient` that asks it, and the
+`CredentialRefresher` that keeps a node's own credential fresh.
 """
 
+from ._authority import DEFAULT_CREDENTIAL_TTL as DEFAULT_CREDENTIAL_TTL
+from ._authority import AuthorityService as AuthorityService
+from ._authority import ProjectInfo as ProjectInfo
+from ._authority_client import AuthorityClient as AuthorityClient
+from ._authority_protocol import AUTHORITY_SERVICE as AUTHORITY_SERVICE
+from ._authority_protocol import AuthorityError as AuthorityError
+from ._authority_protocol import AuthorityFailure as AuthorityFailure
+from ._authority_protocol import AuthorityReply as AuthorityReply
+from ._authority_protocol import AuthorityRequest as AuthorityRequest
+from ._authority_protocol import CreateTicket as CreateTicket
+from ._authority_protocol import CredentialIssued as CredentialIssued
+from ._authority_protocol import Enrolled as Enrolled
+from ._authority_protocol import IssueCredential as IssueCredential
+from ._authority_protocol import ListMembers as ListMembers
+from ._authority_protocol import MemberList as MemberList
+from ._authority_protocol import RedeemTicket as RedeemTicket
+from ._authority_protocol import TicketCreated as TicketCreated
+from ._authority_protocol import encode_authority_message as encode_authority_message
 from ._channel_events import Closed as Closed
 from ._channel_events import Established as Established
 from ._channel_events import Event as Event
@@ -75,6 +96,9 @@ from ._credential import CredentialSignatureError as CredentialSignatureError
 from ._credential import CredentialSubjectError as CredentialSubjectError
 from ._credential import issue_credential as issue_credential
 from ._credential import verify_credential as verify_credential
+from ._credential_refresh import REFRESH_FRACTION as REFRESH_FRACTION
+from ._credential_refresh import CredentialRefresher as CredentialRefresher
+from ._credential_refresh import RefreshSchedule as RefreshSchedule
 from ._enrollment import DEFAULT_TICKET_DURATION as DEFAULT_TICKET_DURATION
 from ._enrollment import ENROLLER_ROLE as ENROLLER_ROLE
 from ._enrollment import PROJECT_ATTRIBUTE as PROJECT_ATTRIBUTE

@@ -421,6 +421,10 @@ class Enrollment:
             )
         return member
 
+    def members(self) -> list[Member]:
+        """Every member, sorted by identifier."""
+        return self._store.list_members()
+
     def issue_credential(
         self, authority: Identity, identifier: str, *, now: float, ttl: int
     ) -> Credential:

@@ -17,6 +17,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
+
 from ._enrollment import Member, TicketRecord
 
 _SCHEMA = """
@@ -103,13 +105,7 @@ class SqliteEnrollmentStore:
         """Add or replace a member."""
         self._db.execute(
             f"INSERT OR REPLACE INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            (
-                member.identifier,
-                json.dumps(member.attributes, sort_keys=True),
-                member.added_by,
-                member.added_at,
-                int(member.pre_trusted),
-            ),
+            _row(member),
         )
 
     def delete_member(self, identifier: str) -> None:
@@ -143,16 +139,15 @@ class SqliteEnrollmentStore:
         """Add or replace a ticket."""
         self._db.execute(
             f"INSERT OR REPLACE INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                ticket.secret_hash,
-                json.dumps(ticket.attributes, sort_keys=True),
-                ticket.issued_by,
-                ticket.created_at,
-                ticket.expires_at,
-                ticket.usage_count,
-                ticket.uses_left,
-            ),
+            _row(ticket),
         )
+
+
+def _row(record: Member | TicketRecord) -> tuple[object, ...]:
+    """`record`'s fields in column order, its attributes (the second field) as JSON."""
+    values = list(msgspec.structs.astuple(record))
+    values[1] = json.dumps(values[1], sort_keys=True)
+    return tuple(values)
 
 
 def _member(row: tuple[str, str, str, int, int]) -> Member:
