@@ -21,6 +21,7 @@ from secure import (
     AuthorityFailure,
     AuthorityReply,
     AuthorityService,
+    Credential,
     CredentialRefresher,
     Enrollment,
     Identity,
@@ -31,12 +32,13 @@ from secure import (
     SqliteEnrollmentStore,
     TrustContext,
     encode_authority_message,
+    issue_credential,
     verify_credential,
 )
 from transports.testing import Topology, open_topology
 
 BASE = 1_800_000_000.0
-AUTHORITY, ADMIN = Identity.generate(), Identity.generate()
+AUTHORITY, ADMIN, ACCOUNT = Identity.generate(), Identity.generate(), Identity.generate()
 
 
 def wall() -> float:
@@ -49,10 +51,14 @@ class Project:
     topology: Topology
     service: AuthorityService
 
-    def channels(self, name: str, identity: Identity) -> SecureChannels:
-        """`name`'s channels under `identity`, trusting the authority, fetching from it."""
+    def channels(
+        self, name: str, identity: Identity, credential: Credential | None = None
+    ) -> SecureChannels:
+        """`name`'s channels under `identity`, trusting the authority, fetching from it, and
+        presenting `credential` if given."""
         trust = TrustContext(
             [AUTHORITY.public],
+            credential=credential,
             authority_route=self.topology.route(name, "authority", "api"),
             clock=wall,
         )
@@ -84,10 +90,17 @@ async def project(tmp_path: Path, *, credential_ttl: int = 3600) -> AsyncIterato
             "/ip4/127.0.0.1/tcp/4001",
         )
         service = AuthorityService(
-            enrollment, AUTHORITY, info, credential_ttl=credential_ttl, clock=wall
+            enrollment,
+            AUTHORITY,
+            info,
+            credential_ttl=credential_ttl,
+            account_authority=ACCOUNT.identifier,
+            clock=wall,
         )
         await node.start_actor(service, AUTHORITY_SERVICE)
-        await SecureChannels(node, AUTHORITY).create_listener()
+        # The authority believes the account authority's credentials: they make admins.
+        account = TrustContext([ACCOUNT.public], clock=wall)
+        await SecureChannels(node, AUTHORITY, trust=account).create_listener()
         try:
             yield Project(topology, service)
         finally:
@@ -192,3 +205,26 @@ async def test_members_carry_each_others_subject_and_a_5s_credential_refreshes(
             assert responder.subject(first_expiry).attributes == {"component": "web"}
             assert refreshers["alice"].fetched >= 2
             assert refreshers["alice"].last_error is None
+
+
+async def test_an_account_authority_credential_naming_the_project_makes_an_admin(
+    autojump_clock: trio.abc.Clock, tmp_path: Path
+) -> None:
+    carol, dave = Identity.generate(), Identity.generate()
+    with trio.fail_after(60):
+        async with project(tmp_path) as p:
+            account = issue_credential(
+                ACCOUNT, carol.identifier, {"project": "p-1"}, ttl=60, now=wall()
+            )
+            admin = await p.client(p.channels("alice", carol, account))
+            ticket = await admin.create_ticket(enroller=True)
+            assert len(ticket.secret) == 32
+
+            # The same attribute from the project's own authority makes no admin.
+            forged = issue_credential(
+                AUTHORITY, dave.identifier, {"project": "p-1"}, ttl=60, now=wall()
+            )
+            client = await p.client(p.channels("bob", dave, forged))
+            with pytest.raises(AuthorityError) as refused:
+                await client.create_ticket(enroller=True)
+            assert refused.value.kind == "not_authorized"
