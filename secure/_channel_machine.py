@@ -58,10 +58,8 @@ from ._channel_protocol import (
     inner_decoder,
     outer_decoder,
 )
-from ._channel_protocol import (
-    encode_channel_message as encode,
-)
-from ._channel_settings import ChannelSettings
+from ._channel_protocol import encode_channel_message as encode
+from ._channel_settings import ChannelSettings, unauthorized
 from ._channel_state import (
     AWAIT_ANSWER,
     AWAIT_FINISH,
@@ -401,22 +399,13 @@ class ChannelMachine:
             raise self._failed(f"the handshake with {self._peer_name} failed: {exc}") from None
         self.remote_identity = remote
         if self.authorized and remote.identifier not in self.authorized:
-            if self.role == "initiator":
-                reason = (
-                    f"the listener's identity {remote.identifier} is not authorized "
-                    f"(authorized: {', '.join(sorted(self.authorized))})"
-                )
-                told = f"the initiator does not authorize identity {remote.identifier}"
-            else:
-                reason = (
-                    f"secure channel listener {self.listener}: refused identity "
-                    f"{remote.identifier}, which is not authorized"
-                )
-                told = (
-                    f"identity {remote.identifier} is not authorized to open channels to "
-                    f"listener {self.listener} (identity {self.settings.identity.identifier})"
-                )
-            raise RemoteProtocolError(reason, refusal=encode(Refuse(told)))
+            raise unauthorized(
+                self.role,
+                remote.identifier,
+                authorized=self.authorized,
+                listener=self.listener,
+                own_identifier=self.settings.identity.identifier,
+            )
         return remote
 
     def _present_frame(self) -> bytes | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from ._channel_info import Role
+from ._channel_protocol import Refuse, RemoteProtocolError, encode_channel_message
 from ._identity import Identity
 from ._trust_context import TrustContext
 
@@ -72,3 +74,31 @@ class ChannelSettings:
                 "keepalive_timeout must be longer than keepalive_interval "
                 f"({self.keepalive_interval!r} s), got {self.keepalive_timeout!r}"
             )
+
+
+def unauthorized(
+    role: Role,
+    identifier: str,
+    *,
+    authorized: frozenset[str] | set[str],
+    listener: str,
+    own_identifier: str,
+) -> RemoteProtocolError:
+    """The error for a peer whose proven identity `identifier` is not in `authorized`: the
+    reason this end logs, and the `Refuse` it tells the peer (worded for the peer's side)."""
+    if role == "initiator":
+        reason = (
+            f"the listener's identity {identifier} is not authorized "
+            f"(authorized: {', '.join(sorted(authorized))})"
+        )
+        told = f"the initiator does not authorize identity {identifier}"
+    else:
+        reason = (
+            f"secure channel listener {listener}: refused identity {identifier}, "
+            "which is not authorized"
+        )
+        told = (
+            f"identity {identifier} is not authorized to open channels to "
+            f"listener {listener} (identity {own_identifier})"
+        )
+    return RemoteProtocolError(reason, refusal=encode_channel_message(Refuse(told)))

@@ -19,7 +19,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "actors": frozenset(),
     "transports": frozenset({"actors"}),
     "portals": frozenset({"actors", "transports", "secure"}),
-    "secure": frozenset({"actors", "transports", "portals"}),
+    "secure": frozenset({"actors", "transports"}),
     "cli": frozenset({"actors", "transports", "portals", "secure"}),
 }
 """Each package, and the other packages of the project it may import (the layers below it)."""
