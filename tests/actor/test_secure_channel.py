@@ -12,6 +12,8 @@ import trio
 
 from actors import LocalMessage, Node, Route, route, start_relay
 from secure import (
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_TIMEOUT,
     Identity,
     SecureChannelError,
     SecureChannelInfo,
@@ -61,6 +63,26 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll `condition` until it holds (callers bound the wait with `trio.fail_after`)."""
     while not condition():
         await trio.sleep(0.01)
+
+
+async def listen_behind_relay(
+    node: Node,
+    to_relay: Route,
+    *,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+) -> SecureChannels:
+    """`node`'s secure channel listener `api`, reachable through a relay it registers at the
+    node `to_relay` leads to, as `forward_to_<node name>`."""
+    channels = SecureChannels(
+        node,
+        Identity.generate(),
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
+    )
+    await channels.create_listener("api")
+    await start_relay(node, at=to_relay, name=node.name)
+    return channels
 
 
 def channel_workers(node: Node) -> list[SecureChannelWorker]:
@@ -145,9 +167,7 @@ async def test_a_relay_in_the_middle_sees_only_ciphertext() -> None:
             crossing_green = spy_on(green)
             relay_listener = await green.tcp.listen()
             to_green = tcp_route(relay_listener.address)
-            blue_channels = SecureChannels(blue, Identity.generate())
-            await blue_channels.create_listener("api")
-            await start_relay(blue, at=to_green, name="blue")
+            blue_channels = await listen_behind_relay(blue, to_green)
             yellow_channels = SecureChannels(yellow, Identity.generate())
 
             info = await yellow_channels.create(
@@ -365,9 +385,7 @@ async def test_a_node_that_closes_its_channels_before_stopping_ends_them_across_
             to_green = tcp_route((await green.tcp.listen()).address)
             yellow_channels = SecureChannels(yellow, Identity.generate())
             async with open_node("blue") as blue:
-                blue_channels = SecureChannels(blue, Identity.generate())
-                await blue_channels.create_listener("api")
-                await start_relay(blue, at=to_green, name="blue")
+                blue_channels = await listen_behind_relay(blue, to_green)
                 info = await yellow_channels.create(to_green + route("forward_to_blue", "api"))
                 reply = await yellow.request(channel_route(info, "echo"), b"hi", timeout=5)
                 assert reply.payload == b"hi"

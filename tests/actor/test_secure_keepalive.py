@@ -9,12 +9,19 @@ import logging
 import pytest
 import trio
 
-from actors import LocalMessage, Node, route, start_relay
+from actors import LocalMessage, Node, route
 from secure import Identity, SecureChannels, create_secure_channel
 from transports import open_node
 from transports.testing import open_topology
 
-from .test_secure_channel import channel_route, channel_workers, spy_on, tcp_route, wait_until
+from .test_secure_channel import (
+    channel_route,
+    channel_workers,
+    listen_behind_relay,
+    spy_on,
+    tcp_route,
+    wait_until,
+)
 
 INTERVAL = 1.0
 TIMEOUT = 3.0
@@ -108,14 +115,9 @@ async def test_refresh_replaces_a_channel_whose_far_node_died_behind_a_relay() -
                 yellow, Identity.generate(), keepalive_interval=interval, keepalive_timeout=timeout
             )
             async with open_node("blue") as blue:
-                blue_channels = SecureChannels(
-                    blue,
-                    Identity.generate(),
-                    keepalive_interval=interval,
-                    keepalive_timeout=timeout,
+                await listen_behind_relay(
+                    blue, to_green, keepalive_interval=interval, keepalive_timeout=timeout
                 )
-                await blue_channels.create_listener("api")
-                await start_relay(blue, at=to_green, name="blue")
                 info = await yellow_channels.create(to_listener)
                 onward = channel_route(info, "echo")
                 assert (await yellow.request(onward, b"hi", timeout=5)).payload == b"hi"
@@ -127,14 +129,9 @@ async def test_refresh_replaces_a_channel_whose_far_node_died_behind_a_relay() -
             assert yellow.tcp.connections()  # to green, still up
 
             async with open_node("blue") as blue:
-                blue_channels = SecureChannels(
-                    blue,
-                    Identity.generate(),
-                    keepalive_interval=interval,
-                    keepalive_timeout=timeout,
+                blue_channels = await listen_behind_relay(
+                    blue, to_green, keepalive_interval=interval, keepalive_timeout=timeout
                 )
-                await blue_channels.create_listener("api")
-                await start_relay(blue, at=to_green, name="blue")
                 fresh = await yellow_channels.refresh(onward)
 
                 assert fresh != onward

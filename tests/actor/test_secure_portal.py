@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from actors import LocalMessage, route, start_relay
+from actors import LocalMessage, route
 from portals import Portals
 from secure import Identity, SecureChannels
 from transports import open_node
 
 from ..transfer import MARKER, MB, data_server, download, payload, upload
-from .test_secure_channel import channel_route, spy_on, tcp_route
+from .test_secure_channel import channel_route, listen_behind_relay, spy_on, tcp_route
 
 
 @asynccontextmanager
@@ -32,10 +32,8 @@ async def secure_portal() -> AsyncIterator[tuple[int, list[LocalMessage]]]:
         crossing_relay = spy_on(relay)
         relay_listener = await relay.tcp.listen()
         to_relay = tcp_route(relay_listener.address)
-        server_channels = SecureChannels(server, Identity.generate())
-        await server_channels.create_listener("api")
+        server_channels = await listen_behind_relay(server, to_relay)
         await Portals(server).create_outlet(target=f"127.0.0.1:{target.port}")
-        await start_relay(server, at=to_relay, name="server")
         channel = await SecureChannels(client, Identity.generate()).create(
             to_relay + route("forward_to_server", "api"),
             authorized=[server_channels.identifier],

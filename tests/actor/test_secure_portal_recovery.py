@@ -11,12 +11,18 @@ import pytest
 import trio
 
 import secure._channels
-from actors import Node, local, route, start_relay
+from actors import Node, local, route
 from portals import Portals
 from secure import Identity, SecureChannelError, SecureChannels
 from transports import open_node
 
-from .test_secure_channel import channel_route, tcp_route, two_nodes, wait_until
+from .test_secure_channel import (
+    channel_route,
+    listen_behind_relay,
+    tcp_route,
+    two_nodes,
+    wait_until,
+)
 
 RELAY = local("forward_to_server")
 
@@ -70,10 +76,8 @@ async def recoverable_portal(
         await nursery.start(runner.run, 0)
         async with open_node("server") as server, open_node("client") as client:
             to_relay = tcp_route(f"127.0.0.1:{runner.port}")
-            server_channels = SecureChannels(server, Identity.generate())
-            await server_channels.create_listener("api")
+            server_channels = await listen_behind_relay(server, to_relay)
             await Portals(server).create_outlet(target=f"127.0.0.1:{target}")
-            await start_relay(server, at=to_relay, name="server")
             client_channels = SecureChannels(client, Identity.generate())
             channel = await client_channels.create(
                 to_relay + route("forward_to_server", "api"),

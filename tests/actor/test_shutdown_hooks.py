@@ -13,7 +13,7 @@ from cli._controller import SHUTDOWN_HOOK_TIMEOUT, Hook, NodeController
 from cli._features import NODE_API
 from cli._node import Shutdown
 from cli._secure_channel import close_secure_channels
-from transports import open_node
+from transports import NetworkNode, open_node
 
 
 def recording_hooks(events: list[str]) -> list[Hook]:
@@ -38,15 +38,18 @@ def recording_hooks(events: list[str]) -> list[Hook]:
     return [first, hangs, fails, last]
 
 
+def recording_controller(node: NetworkNode, events: list[str]) -> NodeController:
+    """A controller for `node` whose shutdown hooks are `recording_hooks(events)`."""
+    return NodeController(node, pid=0, listener="", shutdown_hooks=recording_hooks(events))
+
+
 async def test_stop_runs_the_hooks_in_order_each_bounded_then_stops_the_node(
     autojump_clock: trio.abc.Clock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     events: list[str] = []
     async with open_node("n", services=()) as node:
-        controller = NodeController(
-            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
-        )
+        controller = recording_controller(node, events)
         start = trio.current_time()
         await controller.stop()
         # No checkpoint from here on: the node's nursery, and so this block, is cancelled.
@@ -66,9 +69,7 @@ async def test_a_shutdown_request_answers_then_runs_the_hooks_then_stops(
 ) -> None:
     events: list[str] = []
     async with open_node("n", services=()) as node:
-        controller = NodeController(
-            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
-        )
+        controller = recording_controller(node, events)
         start = trio.current_time()
         assert await NODE_API.handle(controller, Shutdown()) == Empty()
         assert events == []  # answered before any hook ran
@@ -80,9 +81,7 @@ async def test_a_shutdown_request_answers_then_runs_the_hooks_then_stops(
 async def test_a_second_stop_does_not_wait_for_the_hooks(autojump_clock: trio.abc.Clock) -> None:
     events: list[str] = []
     async with open_node("n", services=()) as node:
-        controller = NodeController(
-            node, pid=0, listener="", shutdown_hooks=recording_hooks(events)
-        )
+        controller = recording_controller(node, events)
         node.nursery.start_soon(controller.stop)  # as a first signal does
         await trio.sleep(0.5)  # the hanging hook is running
         start = trio.current_time()

@@ -229,21 +229,23 @@ def test_vault_readable_by_others_is_refused(tmp_path: Path) -> None:
         Vault.open(path)
 
 
-def test_corrupt_vault_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "corrupt or not a vault"),
+        (
+            b'{"version": 1, "identities": {"a": "AAAA"}, "static_keys": {}}',
+            "identity 'a' is 3 bytes",
+        ),
+    ],
+    ids=["corrupt", "bad key length"],
+)
+def test_a_broken_vault_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "vault.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, b"{not json")
+    os.write(fd, content)
     os.close(fd)
-    with pytest.raises(VaultError, match="corrupt or not a vault"):
-        Vault.open(path)
-
-
-def test_vault_with_a_bad_key_length_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "vault.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, b'{"version": 1, "identities": {"a": "AAAA"}, "static_keys": {}}')
-    os.close(fd)
-    with pytest.raises(VaultError, match="identity 'a' is 3 bytes"):
+    with pytest.raises(VaultError, match=message):
         Vault.open(path)
 
 

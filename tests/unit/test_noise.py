@@ -72,23 +72,22 @@ def _run_handshake(
 # -- published test vectors ---------------------------------------------------------------------
 
 
+def _vector_party(vector: dict[str, Any], side: str, cipher: str) -> HandshakeState:
+    """The handshake of one side of a test vector ("init" or "resp") with its fixed keys."""
+    return HandshakeState(
+        side == "init",
+        static_private=bytes.fromhex(vector[f"{side}_static"]),
+        prologue=bytes.fromhex(vector[f"{side}_prologue"]),
+        ephemeral_private=bytes.fromhex(vector[f"{side}_ephemeral"]),
+        cipher=cipher,
+    )
+
+
 @pytest.mark.parametrize("vector", _VECTORS, ids=[v["protocol_name"] for v in _VECTORS])
 def test_handshake_and_transport_match_cacophony_vectors(vector: dict[str, Any]) -> None:
     cipher = _cipher_of(vector["protocol_name"])
-    initiator = HandshakeState(
-        True,
-        static_private=bytes.fromhex(vector["init_static"]),
-        prologue=bytes.fromhex(vector["init_prologue"]),
-        ephemeral_private=bytes.fromhex(vector["init_ephemeral"]),
-        cipher=cipher,
-    )
-    responder = HandshakeState(
-        False,
-        static_private=bytes.fromhex(vector["resp_static"]),
-        prologue=bytes.fromhex(vector["resp_prologue"]),
-        ephemeral_private=bytes.fromhex(vector["resp_ephemeral"]),
-        cipher=cipher,
-    )
+    initiator = _vector_party(vector, "init", cipher)
+    responder = _vector_party(vector, "resp", cipher)
     assert initiator.protocol_name == responder.protocol_name == vector["protocol_name"]
     messages = vector["messages"]
 
