@@ -15,11 +15,17 @@ from ._address import local_name as local_name
 from ._address import random_address as random_address
 from ._address import route as route
 from ._address import split_host_port as split_host_port
+from ._error_reply import ERROR_REPLY_PREFIX as ERROR_REPLY_PREFIX
+from ._error_reply import ErrorReply as ErrorReply
+from ._error_reply import error_reply as error_reply
+from ._error_reply import read_error_reply as read_error_reply
+from ._errors import ActorFailed as ActorFailed
 from ._errors import AddressInUse as AddressInUse
 from ._errors import MailboxClosed as MailboxClosed
 from ._errors import NodeStopped as NodeStopped
 from ._errors import OckamError as OckamError
 from ._errors import RequestTimeout as RequestTimeout
+from ._errors import RouteNotFound as RouteNotFound
 from ._errors import TransportError as TransportError
 from ._mailbox import Mailbox as Mailbox
 from ._message import LocalMessage as LocalMessage

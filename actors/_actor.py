@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import trio
 
 from ._address import Address, Route
+from ._error_reply import ErrorReply, error_reply, read_error_reply
 from ._mailbox import DEFAULT_MAILBOX_SIZE, Mailbox
 from ._message import LocalMessage
 
@@ -103,6 +104,13 @@ class Actor:
         """
         return False
 
+    def carries_to(self) -> str | None:
+        """The peer this actor carries messages to (a connection's `host:port`), or None.
+
+        A request that times out past this actor names it: that node's log says why.
+        """
+        return None
+
     async def on_start(self) -> None:
         """Called before the actor reports ready, and again after each restart."""
 
@@ -122,4 +130,24 @@ class Actor:
                 message = await mailbox.get()
             except (trio.EndOfChannel, trio.ClosedResourceError):
                 return
-            await self.handle_message(message)
+            try:
+                await self.handle_message(message)
+            except Exception as exc:
+                await self.report_failure(message, exc)
+                raise
+
+    async def report_failure(self, message: LocalMessage, exc: Exception) -> None:
+        """Tell whoever sent `message` that handling it raised `exc` (an `ErrorReply` along
+        its return route), when it has a return route and is not itself an error reply.
+
+        `run` calls it before the crash goes to the supervisor; an actor with its own `run`
+        may call it too. Bounded to one second: a requester that does not read is skipped.
+        """
+        if not message.return_route or read_error_reply(message.payload) is not None:
+            return
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        report = ErrorReply(
+            at=str(Route((self.ctx.address,))), node=self.ctx.node.name, reason=reason
+        )
+        with trio.move_on_after(1):
+            await self.ctx.reply(message, error_reply(report))

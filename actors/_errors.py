@@ -19,6 +19,15 @@ class RequestTimeout(OckamError):
     """No reply came back along a route within the time allowed."""
 
 
+class RouteNotFound(OckamError):
+    """This node has no worker at an address of the route (a typo in a service name, a worker
+    that has stopped): the message could not leave the node."""
+
+
+class ActorFailed(OckamError):
+    """The actor that handled a request raised instead of replying (see `ErrorReply`)."""
+
+
 class TransportError(OckamError):
     """A transport could not reach, or lost, its peer."""
 

@@ -11,8 +11,9 @@ import msgspec
 import trio
 
 from ._actor import Actor, Context
-from ._address import Address, Route, local, random_address
-from ._errors import NodeStopped, RequestTimeout
+from ._address import LOCAL, Address, Route, local, random_address
+from ._error_reply import read_error_reply
+from ._errors import ActorFailed, NodeStopped, RequestTimeout
 from ._mailbox import Mailbox
 from ._message import LocalMessage
 from ._registry import Registry, Running
@@ -199,9 +200,14 @@ class Node:
     ) -> LocalMessage:
         """Send `payload` along `route` and wait for the first reply.
 
+        A message this node cannot pass on fails at once, with the reason; past the first
+        remote hop, only a timeout can tell, and it names that hop (whose log says why).
+
         Raises:
-            RequestTimeout: no reply within `timeout` seconds (unknown address, a dead route,
-                or a worker that does not answer).
+            RouteNotFound: no worker on this node at the route's first address.
+            TransportError: the route's first address is remote and cannot be reached.
+            ActorFailed: the actor that handled the request raised (its `ErrorReply`).
+            RequestTimeout: no reply within `timeout` seconds.
         """
         onward = Route.parse(route) if isinstance(route, str) else route
         reply_to = random_address()
@@ -209,12 +215,38 @@ class Node:
         self.router.register([reply_to], mailbox)
         try:
             with trio.move_on_after(timeout):
-                await self.router.send(LocalMessage(onward, Route((reply_to,)), payload))
-                return await mailbox.get()
-            raise RequestTimeout(f"no reply from {onward} within {timeout:g} s")
+                await self.router.deliver(LocalMessage(onward, Route((reply_to,)), payload))
+                reply = await mailbox.get()
+                failure = read_error_reply(reply.payload)
+                if failure is not None:
+                    raise ActorFailed(
+                        f"{failure.at} on node {failure.node} failed: {failure.reason}"
+                    )
+                return reply
+            message = f"no reply from {onward} within {timeout:g} s"
+            hop = self.first_remote_hop(onward)
+            if hop is not None:
+                message += f"; it left node {self.name} for {hop}: that node's log says why"
+            raise RequestTimeout(message)
         finally:
             self.router.unregister([reply_to])
             mailbox.close()
+
+    def first_remote_hop(self, route: Route) -> str | None:
+        """Where `route` leaves this node: its first remote address, or the peer of the first
+        connection worker on it (`/ip4/127.0.0.1/tcp/7000`); None when it never leaves."""
+        for address in route:
+            if address.type != LOCAL:
+                return str(Route((address,)))
+            running = self._registry.at(address)
+            if running is None:
+                return None
+            if running.reaches:
+                return str(Route(running.reaches[:1]))
+            peer = running.actor.carries_to()
+            if peer is not None:
+                return peer
+        return None
 
     def shutdown(self) -> None:
         """Stop every actor and close every socket of this node (structured shutdown)."""

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from ._address import LOCAL, TRANSPORT_NAMES, Address
-from ._errors import AddressInUse, MailboxClosed, TransportError
+from ._address import LOCAL, TRANSPORT_NAMES, Address, Route
+from ._errors import AddressInUse, MailboxClosed, RouteNotFound, TransportError
 from ._mailbox import Mailbox
 from ._message import LocalMessage
 
@@ -80,7 +80,7 @@ class Router:
         transport = self._transports.get(address.type)
         if transport is None:
             name = TRANSPORT_NAMES.get(address.type, str(address.type))
-            raise TransportError(f"no {name} transport on this node to reach {address}")
+            raise TransportError(f"no {name} transport on this node to reach {Route((address,))}")
         return await transport.resolve(address)
 
     async def send(self, message: LocalMessage) -> bool:
@@ -89,34 +89,40 @@ class Router:
         Waits while that worker's mailbox is full. Returns False (and logs) when the message was
         dropped: empty route, unknown address, unreachable transport, or a stopped worker.
         """
+        try:
+            await self.deliver(message)
+        except (RouteNotFound, TransportError) as exc:
+            self.dropped += 1
+            log.warning(
+                "dropped a message (%d bytes) for %s: %s",
+                len(message.payload),
+                message.onward_route,
+                exc,
+            )
+            return False
+        return True
+
+    async def deliver(self, message: LocalMessage) -> None:
+        """Like `send`, but raise why a message cannot be delivered instead of dropping it.
+
+        Raises:
+            RouteNotFound: the route is empty, or no running worker is at its first address.
+            TransportError: its first address is remote and no connection reaches it.
+        """
         onward = message.onward_route
         if not onward:
-            return self._drop(message, "its onward route is empty")
+            raise RouteNotFound("the message's onward route is empty")
         first = onward.addresses[0]
         if first.type != LOCAL:
-            try:
-                resolved = await self.resolve(first)
-            except TransportError as exc:
-                return self._drop(message, str(exc))
+            resolved = await self.resolve(first)
             message = LocalMessage(
                 onward.replace_front(resolved), message.return_route, message.payload
             )
             first = resolved
         mailbox = self._mailboxes.get(first.value)
         if mailbox is None:
-            return self._drop(message, f"no worker at {first}")
+            raise RouteNotFound(f"no worker at {Route((first,))}")
         try:
             await mailbox.put(message)
         except MailboxClosed:
-            return self._drop(message, f"the worker at {first} has stopped")
-        return True
-
-    def _drop(self, message: LocalMessage, reason: str) -> bool:
-        self.dropped += 1
-        log.warning(
-            "dropped a message (%d bytes) for %r: %s",
-            len(message.payload),
-            message.onward_route,
-            reason,
-        )
-        return False
+            raise RouteNotFound(f"the worker at {Route((first,))} has stopped") from None

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from cyclopts import Parameter
 
+from actors import TCP, Address, RequestTimeout, Route
 from secure import Identity, SecureChannels, resolve_secure_route
 from transports import open_node
 
@@ -14,6 +15,7 @@ from ._app import DEFAULT, Common, RouteOption, ask_node, command_group, resolve
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._state import StateStore
 
 message_app = command_group("message", "Send messages along routes.")
 FEATURE = Feature("message", commands=[message_app])
@@ -36,8 +38,29 @@ class MessageReply(msgspec.Struct, frozen=True):
 
 @FEATURE.handles(SendMessage)
 async def _send(c: NodeController, r: SendMessage) -> MessageReply:
-    reply = await c.node.request(await c.route(r.route), r.payload, timeout=r.timeout)
+    onward = await c.route(r.route)
+    try:
+        reply = await c.node.request(onward, r.payload, timeout=r.timeout)
+    except RequestTimeout as exc:
+        name = _node_at(c.node.first_remote_hop(onward))
+        if name is None:
+            raise
+        raise RequestTimeout(f"{exc} (`ockam node logs {name}`)") from None
     return MessageReply(payload=reply.payload, return_route=str(reply.return_route))
+
+
+def _node_at(hop: str | None) -> str | None:
+    """The name of the local node listening where `hop` (`127.0.0.1:7000` or
+    `/ip4/127.0.0.1/tcp/7000`) leads, when the state database knows one."""
+    if hop is None:
+        return None
+    for record in StateStore().all():
+        if record.listener and hop in (
+            record.listener,
+            str(Route((Address(TCP, record.listener),))),
+        ):
+            return record.name
+    return None
 
 
 async def _send_from_here(route: str, payload: bytes, timeout: float) -> bytes:

@@ -11,7 +11,7 @@ from typing import Literal
 import msgspec
 import trio
 
-from actors import Actor, LocalMessage, TransportError, unwrap_group
+from actors import LOCAL, Actor, Address, LocalMessage, Route, TransportError, unwrap_group
 
 from ._codec import PROTOCOL_VERSION, ProtocolError, WireDecoder, encode_message_into
 from ._stream_io import StreamIO, stream_io
@@ -63,6 +63,12 @@ class ConnectionInfo(msgspec.Struct, frozen=True):
     mode: Literal["outgoing", "incoming"]
     peer: str
 
+    @property
+    def route(self) -> Route:
+        """The route to the other end: this connection's worker (`/worker/<hex>`), to which
+        a route goes on with the address of a service over there."""
+        return Route((Address(LOCAL, self.worker),))
+
 
 class ConnectionWorker(Actor):
     """Carries messages over one stream, both ways.
@@ -110,6 +116,10 @@ class ConnectionWorker(Actor):
         self._scope = trio.CancelScope()
         self.closed = trio.Event()
         self.close_reason = ""
+
+    def carries_to(self) -> str:
+        """The peer at the other end of this connection (named when a request times out)."""
+        return self.peer
 
     def info(self) -> ConnectionInfo:
         """This connection as `tcp-connection list` shows it."""

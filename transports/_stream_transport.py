@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import msgspec
 import trio
 
-from actors import LOCAL, TEMPORARY, Actor, Address, local_name, split_host_port
+from actors import LOCAL, TCP, TEMPORARY, WS, Actor, Address, Route, local_name, split_host_port
 
 from ._connection import ConnectionInfo, ConnectionWorker
 
@@ -22,6 +22,13 @@ class ListenerInfo(msgspec.Struct, frozen=True):
     worker: str
     transport: str
     address: str
+
+    @property
+    def route(self) -> Route:
+        """The route to this listener from another node (`/ip4/127.0.0.1/tcp/7000`, with
+        `/ws` for a WebSocket one), to which a route goes on with a service's address."""
+        kind = WS if self.transport == "ws" else TCP
+        return Route((Address(kind, self.address),))
 
 
 class Listener(Actor):

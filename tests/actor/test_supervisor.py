@@ -12,8 +12,8 @@ from actors import (
     Actor,
     Escalation,
     LocalMessage,
-    RequestTimeout,
     RestartPolicy,
+    RouteNotFound,
     local,
     open_node,
     route,
@@ -90,10 +90,10 @@ async def test_past_the_limit_the_failure_is_escalated_and_the_node_serves_on(
             )
             assert reports == [expected]
             assert node.escalations == [expected]
-            # The actor is gone: its address is free and a request to it times out.
+            # The actor is gone: its address is free and a request to it fails at once.
             assert node.actor_at("fragile") is None
             assert not node.router.is_registered(local("fragile"))
-            with pytest.raises(RequestTimeout, match="/service/fragile"):
+            with pytest.raises(RouteNotFound, match="no worker at /service/fragile"):
                 await node.request(route("fragile"), b"hi", timeout=2)
             # The node's other actors still answer.
             assert (await node.request(route("uppercase"), b"still here", timeout=5)).payload == (
