@@ -189,7 +189,7 @@ def test_control_api_is_not_reachable_over_tcp(ockam: Ockam) -> None:
                 "--timeout",
                 "0.5",
             ),
-            "no reply from /service/nothing",
+            "no worker at /service/nothing",
         ),
         (("node", "frobnicate"), "frobnicate"),
     ],
