@@ -34,9 +34,12 @@ from ._node import Node as Node
 from ._node import WorkerInfo as WorkerInfo
 from ._node import open_node as open_node
 from ._node import unwrap_group as unwrap_group
+from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from ._plugins import PluginError as PluginError
+from ._plugins import PluginInfo as PluginInfo
 from ._plugins import available_plugins as available_plugins
 from ._plugins import load_plugin as load_plugin
+from ._plugins import plugins as plugins
 from ._router import Router as Router
 from ._router import Transport as Transport
 from ._supervisor import PERMANENT as PERMANENT
@@ -57,5 +60,6 @@ from .services import RelayService as RelayService
 from .services import RelayWorker as RelayWorker
 from .services import Uppercase as Uppercase
 from .services import check_relay_name as check_relay_name
+from .services import make_service as make_service
 from .services import start_relay as start_relay
 from .services import start_service as start_service

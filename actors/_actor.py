@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, ClassVar
 
+import msgspec
 import trio
 
 from ._address import Address, Route
@@ -62,6 +63,12 @@ class Actor:
 
     mailbox_size: ClassVar[int | float] = DEFAULT_MAILBOX_SIZE
     """How many messages may wait in this actor's mailbox before senders wait."""
+
+    Options: ClassVar[type[msgspec.Struct] | None] = None
+    """A service that takes configuration names its msgspec Struct here and takes one
+    instance in its constructor (`__init__(self, options)`); `start_service(..., config=...)`
+    and `ockam service start NAME --config JSON` validate the configuration against it. None:
+    the constructor takes no arguments."""
 
     ctx: Context
 

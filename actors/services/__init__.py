@@ -5,6 +5,7 @@ from ._builtin import BUILTIN_SERVICES as BUILTIN_SERVICES
 from ._builtin import Echo as Echo
 from ._builtin import Hop as Hop
 from ._builtin import Uppercase as Uppercase
+from ._builtin import make_service as make_service
 from ._builtin import start_service as start_service
 from ._relay import RelayService as RelayService
 from ._relay import RelayWorker as RelayWorker

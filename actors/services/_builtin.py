@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
 
 from .._actor import Actor
 from .._message import LocalMessage
-from .._plugins import load_plugin
+from .._plugins import PluginError, load_plugin
 from ._relay import RelayService
 from ._relay_protocol import RELAY_SERVICE, STATIC_RELAY_SERVICE
 
@@ -42,7 +44,7 @@ class Hop(Actor):
         await self.ctx.send(message.hop_through(self.ctx.address))
 
 
-BUILTIN_SERVICES: dict[str, Callable[[], Actor]] = {
+BUILTIN_SERVICES: dict[str, type[Actor]] = {
     "echo": Echo,
     "uppercase": Uppercase,
     "hop": Hop,
@@ -54,12 +56,45 @@ SERVICE_ALIASES: dict[str, tuple[str, ...]] = {RELAY_SERVICE: (STATIC_RELAY_SERV
 """Extra addresses a built-in service answers at, under its default address."""
 
 
-async def start_service(node: Node, name: str, *, address: str | None = None) -> Context:
-    """Start the built-in or plugin service `name` at `address` (default: its name).
+def make_service(name: str, config: Mapping[str, Any] | msgspec.Struct | None = None) -> Actor:
+    """A new actor of the built-in or plugin service `name`, configured by `config` (checked
+    against the class's `Options`; None: the options' defaults).
 
     Raises:
-        PluginError: no built-in service and no plugin of that name.
+        PluginError: no service of that name, a plugin that does not load, a configuration
+            for a service that takes none, or one its `Options` refuse (the reason chained).
     """
-    factory = BUILTIN_SERVICES.get(name) or load_plugin(name)
+    cls = BUILTIN_SERVICES.get(name) or load_plugin(name)
+    options_type = getattr(cls, "Options", None)
+    if options_type is None:
+        if config is not None:
+            raise PluginError(f"service {name!r} takes no configuration")
+        return cls()
+    if isinstance(config, options_type):
+        options = config
+    else:
+        try:
+            options = msgspec.convert(config or {}, options_type)
+        except msgspec.ValidationError as exc:
+            raise PluginError(f"invalid configuration for service {name!r}: {exc}") from exc
+    return cast("Callable[[msgspec.Struct], Actor]", cls)(options)
+
+
+async def start_service(
+    node: Node,
+    name: str,
+    *,
+    address: str | None = None,
+    config: Mapping[str, Any] | msgspec.Struct | None = None,
+) -> Context:
+    """Start the built-in or plugin service `name` at `address` (default: its name).
+
+    `config` configures a service whose class declares `Options` (see `Actor.Options`): a
+    mapping (decoded JSON) or an instance of those options.
+
+    Raises:
+        PluginError: see `make_service`.
+    """
+    actor = make_service(name, config)
     aliases = SERVICE_ALIASES.get(name, ()) if address is None else ()
-    return await node.start_actor(factory(), address or name, aliases=aliases, service=True)
+    return await node.start_actor(actor, address or name, aliases=aliases, service=True)

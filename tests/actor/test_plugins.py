@@ -6,7 +6,6 @@ import pytest
 import trio
 
 from actors import (
-    Actor,
     PluginError,
     available_plugins,
     load_plugin,
@@ -58,21 +57,3 @@ async def test_an_unknown_plugin_is_a_clear_error(autojump_clock: trio.abc.Clock
             ):
                 await start_service(node, "nope")
             assert node.workers() == []
-
-
-def test_load_plugin_refuses_what_is_not_an_actor(monkeypatch: pytest.MonkeyPatch) -> None:
-    import actors._plugins as plugins
-
-    class FakeEntryPoint:
-        name = "bogus"
-        value = "somewhere:not_an_actor"
-
-        def load(self) -> object:
-            return print
-
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [FakeEntryPoint()])
-    with pytest.raises(
-        PluginError, match=r"plugin 'bogus' \(somewhere:not_an_actor\) is not an Actor"
-    ):
-        load_plugin("bogus")
-    assert issubclass(Reverse, Actor)

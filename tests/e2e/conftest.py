@@ -18,16 +18,17 @@ OCKAM = [sys.executable, "-m", "cli"]
 class Ockam:
     """Runs `ockam` commands as a user would, in one OCKAM_HOME."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, python: str = sys.executable) -> None:
         self.home = home
         self.env = dict(os.environ, OCKAM_HOME=str(home))
+        self.command = [python, "-m", "cli"]
 
     def run(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         """Run `ockam ARGS...`; with `check`, fail the test on a non-zero exit status."""
         result = subprocess.run(
-            [*OCKAM, *args],
+            [*self.command, *args],
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
