@@ -16,9 +16,11 @@ from cyclopts import Parameter
 from actors import OckamError
 
 from ._app import DEFAULT, Common, command_group, run, store, target_node, to_builtins
+from ._config import is_config_path
 from ._control import Empty, NodeNotRunning, Request, call
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
+from ._node_config import apply_configuration, read_configuration
 from ._output import Printer
 from ._process import NodeStartError, log_tail, pid_alive, spawn_node, stop_process
 from ._routes import node_name
@@ -138,6 +140,8 @@ def create(
     tcp_listener_address: str = "127.0.0.1:0",
     foreground: bool = False,
     identity: str | None = None,
+    configuration: str | None = None,
+    variable: Annotated[list[str] | None, Parameter(name="--variable")] = None,
     common: Common = DEFAULT,
     api: Annotated[NodeApi, Parameter(parse=False)],
 ) -> None:
@@ -146,20 +150,37 @@ def create(
     Parameters
     ----------
     name
-        The node's name (a random one when omitted).
+        The node's name (a random one when omitted), or a configuration file (a name with a dot
+        or a slash, like node.yaml) describing the node and its resources.
     tcp_listener_address
         Where the node listens for TCP connections (HOST:PORT; port 0 picks a free port).
     foreground
         Run the node in this process until Ctrl-C or SIGTERM.
     identity
         The name of the identity the node uses (created when missing).
+    configuration
+        The node and its resources as inline YAML or JSON, like
+        "{name: n1, tcp-outlets: {db: {to: 5432}}}" (see docs/node-configuration.md).
+    variable
+        NAME=VALUE for ${NAME} in the configuration; may be repeated.
     """
     printer = common.printer()
     state = store()
+    config = read_configuration(name, configuration, variable or [])
+    if config is not None:
+        given = None if name is None or is_config_path(name) else name
+        name = config.name or given
+        if config.tcp_listener_address is not None:
+            tcp_listener_address = config.tcp_listener_address
     node = check_node_name(name or secrets.token_hex(4))
     # `--tcp-listener-address=` with nothing after it (seed 001 prints it so) means the default.
     tcp_listener_address = tcp_listener_address.strip() or "127.0.0.1:0"
     if foreground:
+        if config is not None and (config.tcp_outlets or config.tcp_inlets or config.relays):
+            raise OckamError(
+                "a configuration with outlets, inlets or relays creates a background node: "
+                "drop --foreground"
+            )
         _run_foreground(state, node, tcp_listener_address, identity, printer, common, api)
         return
     existing = state.find(node)
@@ -168,12 +189,24 @@ def create(
             f"node {node!r} already exists; delete it first with `ockam node delete {node}`"
         )
 
-    async def main() -> NodeStatus:
+    async def start() -> NodeStatus:
         pid = spawn_node(state, node, listener=tcp_listener_address, identity=identity)
+        status = await wait_ready(state, node, pid)
+        if config is not None:
+            try:
+                await apply_configuration(state, node, config, api=api)
+            except BaseException:
+                # A configuration never leaves a half-made node behind.
+                with trio.CancelScope(shield=True):
+                    await _delete_all(state, [state.get(node)])
+                raise
+        return status
+
+    async def main() -> NodeStatus:
         if printer.tty and not printer.quiet and printer.output == "plain":
             with printer.console.status(f"Creating node {node}..."):
-                return await wait_ready(state, node, pid)
-        return await wait_ready(state, node, pid)
+                return await start()
+        return await start()
 
     status = run(main)
     printer.emit(
