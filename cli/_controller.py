@@ -58,6 +58,8 @@ class NodeController:
         """The node's secure channels, once the secure channel feature has set them up."""
         self.identifier = ""
         self.identity_name = ""
+        self.http_server = ""
+        """`host:port` of the node's HTTP status server; empty when it has none."""
         self.home = Path(".")
         self.shutdown_hooks = tuple(shutdown_hooks)
         self._stopping = False

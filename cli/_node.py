@@ -15,12 +15,14 @@ from cyclopts import Parameter
 
 from actors import OckamError
 
-from ._app import DEFAULT, Common, command_group, run, store, target_node, to_builtins
+from ._app import DEFAULT, Common, ask, command_group, run, store, target_node, to_builtins
 from ._config import is_config_path
 from ._control import Empty, NodeNotRunning, Request, call
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
 from ._node_config import apply_configuration, read_configuration
+from ._node_view import http_address, node_list_item, node_resources, stopped_node
+from ._ockam_views import NodeResources
 from ._output import Printer
 from ._process import NodeStartError, log_tail, pid_alive, spawn_node, stop_process
 from ._routes import node_name
@@ -40,10 +42,16 @@ class NodeStatus(msgspec.Struct, frozen=True):
     listener: str
     identifier: str = ""
     services: list[str] = []
+    http_server: str = ""
+    """`host:port` of the node's HTTP status server; empty when it has none."""
 
 
 class GetStatus(Request, frozen=True, tag="status"):
     """The node's status."""
+
+
+class GetNodeResources(Request, frozen=True, tag="node-resources"):
+    """Everything the node holds, in Ockam's `NodeResources` shape (`node show --output json`)."""
 
 
 class Shutdown(Request, frozen=True, tag="shutdown"):
@@ -61,7 +69,14 @@ async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
         services=sorted(
             address for w in c.node.workers() if w.service for address in (w.address, *w.aliases)
         ),
+        http_server=c.http_server,
     )
+
+
+@FEATURE.handles(GetNodeResources)
+async def _resources(c: NodeController, _: GetNodeResources) -> NodeResources:
+    # Which node is the default is the CLI's to say (it reads the state database).
+    return node_resources(c, is_default=False, http_server=http_address(c.http_server))
 
 
 @FEATURE.handles(Shutdown)
@@ -127,8 +142,11 @@ class NodeExists(OckamError):
 
 
 def _describe(status: NodeStatus) -> str:
-    return f"Node [bold]{status.name}[/bold] is {status.status}" + (
-        f" (pid {status.pid}), listening on {status.listener}" if status.pid else ""
+    running = status.status == "running"
+    return (
+        f"Node [bold]{status.name}[/bold] is {status.status}"
+        + (f" (pid {status.pid}), listening on {status.listener}" if running else "")
+        + (f", HTTP server at http://{status.http_server}" if status.http_server else "")
     )
 
 
@@ -142,6 +160,8 @@ def create(
     identity: str | None = None,
     configuration: str | None = None,
     variable: Annotated[list[str] | None, Parameter(name="--variable")] = None,
+    http_server: bool = False,
+    http_server_port: int | None = None,
     common: Common = DEFAULT,
     api: Annotated[NodeApi, Parameter(parse=False)],
 ) -> None:
@@ -163,6 +183,10 @@ def create(
         "{name: n1, tcp-outlets: {db: {to: 5432}}}" (see docs/node-configuration.md).
     variable
         NAME=VALUE for ${NAME} in the configuration; may be repeated.
+    http_server
+        Run the node's HTTP status server (GET /, /show, /metrics) on a free port of 127.0.0.1.
+    http_server_port
+        Run the node's HTTP status server on this port of 127.0.0.1.
     """
     printer = common.printer()
     state = store()
@@ -173,6 +197,9 @@ def create(
         if config.tcp_listener_address is not None:
             tcp_listener_address = config.tcp_listener_address
     node = check_node_name(name or secrets.token_hex(4))
+    if http_server_port is not None and not 0 <= http_server_port <= 65535:
+        raise ValueError(f"bad --http-server-port {http_server_port}: expected 0 to 65535")
+    status_port = http_server_port if http_server_port is not None else (0 if http_server else None)
     # `--tcp-listener-address=` with nothing after it (seed 001 prints it so) means the default.
     tcp_listener_address = tcp_listener_address.strip() or "127.0.0.1:0"
     if foreground:
@@ -181,7 +208,9 @@ def create(
                 "a configuration with outlets, inlets or relays creates a background node: "
                 "drop --foreground"
             )
-        _run_foreground(state, node, tcp_listener_address, identity, printer, common, api)
+        _run_foreground(
+            state, node, tcp_listener_address, identity, status_port, printer, common, api
+        )
         return
     existing = state.find(node)
     if existing is not None:
@@ -190,7 +219,13 @@ def create(
         )
 
     async def start() -> NodeStatus:
-        pid = spawn_node(state, node, listener=tcp_listener_address, identity=identity)
+        pid = spawn_node(
+            state,
+            node,
+            listener=tcp_listener_address,
+            identity=identity,
+            http_server_port=status_port,
+        )
         status = await wait_ready(state, node, pid)
         if config is not None:
             try:
@@ -211,7 +246,7 @@ def create(
     status = run(main)
     printer.emit(
         plain=f"/node/{status.name}",
-        data=to_builtins(status),
+        data=_json_view(state, status) if printer.output == "json" else None,
         pretty=f"[green]✔︎[/green] {_describe(status)}",
     )
 
@@ -221,6 +256,7 @@ def _run_foreground(
     name: str,
     listener: str,
     identity: str | None,
+    http_server_port: int | None,
     printer: Printer,
     common: Common,
     api: NodeApi,
@@ -238,7 +274,15 @@ def _run_foreground(
         printer.emit(plain=f"/node/{name}", data={"name": name, "status": "running"})
 
     trio.run(
-        lambda: serve_node(state, name, listener=listener, api=api, identity=identity, ready=ready)
+        lambda: serve_node(
+            state,
+            name,
+            listener=listener,
+            api=api,
+            identity=identity,
+            http_server_port=http_server_port,
+            ready=ready,
+        )
     )
 
 
@@ -252,11 +296,17 @@ def list_(*, common: Common = DEFAULT) -> None:
         return [await node_status(state, record) for record in state.all()]
 
     statuses = run(main)
+    default = statuses[0].name if statuses else ""
     printer.table(
         title="Nodes",
         columns=["Name", "Status", "PID", "Listener"],
         rows=[[s.name, s.status, str(s.pid), s.listener] for s in statuses],
-        data=to_builtins(statuses),
+        data=[
+            node_list_item(
+                s.name, s.pid if s.status == "running" else None, is_default=s.name == default
+            )
+            for s in statuses
+        ],
         plain_rows=[f"{s.name}  {s.status}  {s.pid}  {s.listener}" for s in statuses],
         empty="No nodes: create one with `ockam node create`.",
     )
@@ -278,7 +328,7 @@ def show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
     services = ", ".join(status.services) or "-"
     printer.emit(
         plain=f"/node/{status.name}",
-        data=to_builtins(status),
+        data=_json_view(state, status) if printer.output == "json" else None,
         pretty=f"{_describe(status)}\n  services: {services}"
         + (f"\n  identifier: {status.identifier}" if status.identifier else ""),
     )
@@ -398,3 +448,16 @@ def logs(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
         sys.stdout.write(path.read_text(errors="replace"))
     except FileNotFoundError:
         raise OckamError(f"node {record.name!r} has no log file at {path}") from None
+
+
+def _json_view(state: StateStore, status: NodeStatus) -> NodeResources:
+    """`node show --output json`: the node's resources in Ockam's `NodeResources` shape."""
+    records = state.all()
+    is_default = bool(records) and records[0].name == status.name
+    record = state.get(status.name)
+    if status.status != "running":
+        return stopped_node(
+            status.name, listener=status.listener, identity=record.identity, is_default=is_default
+        )
+    resources = run(lambda: ask(state, record, GetNodeResources(), NodeResources))
+    return msgspec.structs.replace(resources, is_default=is_default)

@@ -59,7 +59,14 @@ def log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(tail)
 
 
-def spawn_node(store: StateStore, name: str, *, listener: str, identity: str | None) -> int:
+def spawn_node(
+    store: StateStore,
+    name: str,
+    *,
+    listener: str,
+    identity: str | None,
+    http_server_port: int | None = None,
+) -> int:
     """Start node `name` as a detached background process; returns its pid.
 
     The process has its own session, stdin from /dev/null and its output in the node's log
@@ -71,6 +78,8 @@ def spawn_node(store: StateStore, name: str, *, listener: str, identity: str | N
     argv += ["--tcp-listener-address", listener]
     if identity:
         argv += ["--identity", identity]
+    if http_server_port is not None:
+        argv += ["--http-server-port", str(http_server_port)]
     env = dict(os.environ, OCKAM_HOME=str(store.home))
     with open(store.log_file(name), "ab") as log, open(os.devnull, "rb") as devnull:
         process = subprocess.Popen(

@@ -20,7 +20,11 @@ from transports import open_node
 from ._control import ControlError, Reply, Request, encode, read_frame, write_frame
 from ._controller import NodeController
 from ._feature import NodeApi
+from ._node_metrics import node_statistics
+from ._node_view import http_address, node_resources
+from ._ockam_views import NodeResources
 from ._state import StateStore
+from ._status_server import ErrorCounter, NodeStatistics, StatusServer
 
 log = logging.getLogger("ockam.control")
 
@@ -136,6 +140,7 @@ async def serve_node(
     listener: str,
     api: NodeApi,
     identity: str | None = None,
+    http_server_port: int | None = None,
     ready: Callable[[NodeController], None] | None = None,
 ) -> None:
     """Run node `name` in this process, serving `api`, until SIGTERM, SIGINT or a shutdown
@@ -148,6 +153,8 @@ async def serve_node(
         controller.home = store.node_dir(name)
         for hook in api.setup:
             await hook(controller)
+        if http_server_port is not None:
+            await start_status_server(store, controller, port=http_server_port)
         server = ControlServer(controller, api, store.socket_path(name))
         await node.start_actor(server, "_control")
         store.put(
@@ -178,3 +185,26 @@ def _raise_descriptor_limit() -> None:
     wanted = hard if hard != unlimited else max(soft, 1 << 20)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+async def start_status_server(store: StateStore, controller: NodeController, *, port: int) -> None:
+    """Start the node's HTTP status server on 127.0.0.1:`port` (0: a free port) in the node's
+    nursery; `controller.http_server` says where it listens once it does."""
+    errors = ErrorCounter()
+    logging.getLogger().addHandler(errors)
+    name = controller.node.name
+
+    async def show() -> NodeResources:
+        records = store.all()
+        return node_resources(
+            controller,
+            is_default=bool(records) and records[0].name == name,
+            http_server=http_address(controller.http_server),
+        )
+
+    async def statistics() -> NodeStatistics:
+        return node_statistics(controller.node, errors=errors)
+
+    server = StatusServer(node=name, show=show, statistics=statistics, port=port)
+    host, bound = await controller.node.nursery.start(server.run)
+    controller.http_server = f"{host}:{bound}"

@@ -61,7 +61,8 @@ class Ockam:
         """The TCP listener port of node `name`."""
         data = self.json("node", "show", name)
         assert isinstance(data, dict)
-        return int(str(data["listener"]).rpartition(":")[2])
+        # Ockam's `NodeResources`: the listener is the verbose route, /dnsaddr/localhost/tcp/P.
+        return int(str(data["route"]["verbose"]).rpartition("/")[2])
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def test_inline_configuration_creates_the_node_and_its_outlet(ockam: Ockam) -> N
     ockam.run(
         "node", "create", "--configuration", f"{{name: n1, tcp-outlets: {{db: {{to: {target}}}}}}}"
     )
-    [outlet] = ockam.json("tcp-outlet", "list", "--at", "n1")  # type: ignore[misc]
+    outlets = ockam.json("tcp-outlet", "list", "--at", "n1")
+    assert isinstance(outlets, list)
+    [outlet] = outlets
     assert outlet["worker_address"] == "/service/db"
     assert outlet["to"] == f"127.0.0.1:{target}"
 

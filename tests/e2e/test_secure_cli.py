@@ -32,7 +32,7 @@ def wait_until(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:
 def identifier_of(ockam: Ockam, node: str) -> str:
     status = ockam.json("node", "show", node)
     assert isinstance(status, dict)
-    identifier = str(status["identifier"])
+    identifier = ockam.out("identity", "show", str(status["identity_name"]))
     assert IDENTIFIER.match(identifier)
     return identifier
 
