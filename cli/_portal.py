@@ -20,6 +20,7 @@ from ._app import (
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._node_view import inlet_status, outlet_status
 from ._resource import Key, Resource
 from ._routes import socket_address
 
@@ -33,6 +34,7 @@ OUTLETS = Resource(
     remove=lambda c, name: c.portals.delete_outlet(name),
     line=lambda i: f"{i.worker_address}  {i.to}",
     key=Key("address", "The outlet's address, like /service/outlet or outlet.", local_name),
+    view=lambda i, _: outlet_status(i),
     created=(
         "{i.worker_address}",
         "[green]✔︎[/green] Created a TCP outlet on node {node} at {i.worker_address}, "
@@ -50,6 +52,7 @@ INLETS = Resource(
     remove=lambda c, alias: c.portals.delete_inlet(alias),
     line=lambda i: f"{i.alias}  {i.bind_addr}  {i.to}",
     key=Key("alias", "The inlet's alias."),
+    view=lambda i, _: inlet_status(i),
     created=(
         "{i.bind_addr}",
         "[green]✔︎[/green] TCP inlet {i.alias} on node {node} listens on {i.bind_addr}, "

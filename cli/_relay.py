@@ -13,6 +13,7 @@ from ._app import DEFAULT, Common, command_group, resolved
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._node_view import relay_info, relay_show
 from ._resource import Key, Resource
 
 
@@ -35,6 +36,8 @@ RELAYS = Resource(
     line=lambda r: r.remote_address,
     pretty=lambda r, _: f"{r.name}: {r.remote_address} at {r.at} ({r.status})",
     key=Key("name", "The relay's name."),
+    view=lambda r, _: relay_info(r),
+    show_view=lambda r, _: relay_show(r),
     created=(
         "{i.remote_address}",
         "[green]✔︎[/green] Now relaying messages from {at}{i.remote_address} → "

@@ -94,6 +94,16 @@ class Resource(Generic[I]):
     """What `list` prints on a terminal when there are none; `{node}` is the node's name."""
     help: Mapping[str, str] | None = None
     """Each verb's help, when it says more than the default."""
+    view: Callable[[I, str], Any] | None = None
+    """An item (and its node's name) in Ockam's JSON shape (`cli._ockam_views`): what
+    `create`, `list` and `show` print with `--output json`. None: the info struct itself."""
+    show_view: Callable[[I, str], Any] | None = None
+    """What `show` prints with `--output json`, when Ockam's differs from `view`'s."""
+
+    def json(self, info: I, node: str, *, show: bool = False) -> Any:
+        """`info` as `--output json` prints it."""
+        view = (self.show_view or self.view) if show else self.view
+        return to_builtins(info if view is None else view(info, node))
 
     @property
     def kind(self) -> str:
@@ -127,7 +137,9 @@ class Resource(Generic[I]):
         plain, pretty = self.created[0], pretty or self.created[1]
         fields = {"i": info, "node": record.name, **extra}
         printer.emit(
-            plain=plain.format(**fields), data=to_builtins(info), pretty=pretty.format(**fields)
+            plain=plain.format(**fields),
+            data=self.json(info, record.name),
+            pretty=pretty.format(**fields),
         )
         return info
 
@@ -140,7 +152,7 @@ class Resource(Generic[I]):
             title=self.title,
             columns=self.columns,
             rows=[self.row(item) for item in items],
-            data=to_builtins(items),
+            data=[self.json(item, record.name) for item in items],
             plain_rows=[self.line(item) for item in items],
             empty=self.empty.format(node=record.name),
         )
@@ -151,7 +163,7 @@ class Resource(Generic[I]):
         record, info = ask_node(at, ShowResource(self.kind, self.key.parse(key)), self.info)
         pretty = None if self.pretty is None else self.pretty(info, record.name)
         shown = self.line if self.shown is None else self.shown
-        printer.emit(plain=shown(info), data=to_builtins(info), pretty=pretty)
+        printer.emit(plain=shown(info), data=self.json(info, record.name, show=True), pretty=pretty)
 
     def delete(self, key: str, at: str | None, common: Common) -> None:
         """`ockam KIND delete KEY`: delete one item; prints the key as given."""

@@ -24,6 +24,7 @@ from ._app import DEFAULT, Common, NodeOption, ask_node, command_group
 from ._control import Empty, Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._node_view import worker_status
 from ._resource import Key, Resource
 
 START_TIMEOUT = 10.0
@@ -39,6 +40,7 @@ WORKERS = Resource(
     keys=lambda w: [w.address, *w.aliases],
     line=lambda w: f"/service/{w.address}  {w.kind}",
     key=Key("address", "The worker's address, like /service/echo.", local_name),
+    view=lambda w, _: worker_status(w),
 )
 
 

@@ -14,6 +14,7 @@ from ._app import DEFAULT, Common, NodeOption, command_group
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._node_view import connection_status, listener_status
 from ._resource import Key, Resource
 
 CONNECT_TIMEOUT = 10.0
@@ -42,6 +43,7 @@ LISTENERS = Resource(
     line=lambda i: f"/worker/{i.worker}  {i.address}  {i.transport}",
     shown=lambda i: i.address,
     key=Key("address", "A socket address (HOST:PORT) or a worker address.", local_name),
+    view=lambda i, _: listener_status(i),
     created=("{i.address}", "[green]✔︎[/green] Node {node} takes {kind} connections on {i.address}"),
 )
 
@@ -55,6 +57,7 @@ CONNECTIONS = Resource(
     remove=lambda c, worker: any(t.disconnect(worker) for t in _transports(c)),
     line=lambda i: f"/worker/{i.worker}  {i.mode}  {i.peer}",
     key=Key("worker", "The connection's worker address, like /worker/HEX.", local_name),
+    view=lambda i, _: connection_status(i),
     created=(
         "/worker/{i.worker}",
         "[green]✔︎[/green] TCP connection to {i.peer}: /worker/{i.worker}",

@@ -60,7 +60,8 @@ def test_tcp_connections_and_listeners(ockam: Ockam) -> None:
     assert worker.group() in listed
     shown = ockam.json("tcp-connection", "show", worker.group(), "--at", "n1")
     assert isinstance(shown, dict)
-    assert shown["peer"] == f"127.0.0.1:{n2_port}"
+    assert shown["socket_addr"] == f"127.0.0.1:{n2_port}"
+    assert shown["worker_addr"] == f"0#{worker.group()}"
     # /worker/<hex> and /service/<hex> name the same connection worker.
     for prefix in ("/worker/", "/service/"):
         route = f"{prefix}{worker.group()}/service/uppercase"

@@ -25,14 +25,18 @@ def test_relay_list_show_delete(ockam: Ockam) -> None:
     )
     relays = ockam.json("relay", "list", "--to", "server")
     assert isinstance(relays, list)
+    # Ockam's RelayInfo: the bare remote address; the route ends at the relay worker.
     assert sorted(r["remote_address"] for r in relays) == [
-        "/service/forward_to_default",
-        "/service/forward_to_server",
+        "forward_to_default",
+        "forward_to_server",
     ]
+    assert all(r["forwarding_route"].endswith(f"=> 0#{r['remote_address']}") for r in relays)
     shown = ockam.json("relay", "show", "server", "--at", "server")
     assert isinstance(shown, dict)
+    # Ockam's RelayShowOutput: the addresses as multiaddrs, the route as relay_route.
     assert shown["remote_address"] == "/service/forward_to_server"
-    assert shown["status"] == "up"
+    assert shown["relay_route"].endswith(" => 0#forward_to_server")
+    assert shown["connection_status"] == "Up"
     route = "/node/relay/service/forward_to_server/service/uppercase"
     assert ockam.out("message", "send", "up", "--to", route) == "UP"
 
@@ -82,6 +86,7 @@ def test_outlet_and_inlet_list_show_delete(ockam: Ockam) -> None:
     assert isinstance(inlet, dict)
     assert inlet["alias"] == "web"
     assert inlet["bind_addr"] == f"127.0.0.1:{port}"
+    assert inlet["outlet_addr"] == "/service/outlet"
     inlets = ockam.json("tcp-inlet", "list", "--at", "n1")
     assert isinstance(inlets, list)
     assert [i["alias"] for i in inlets] == ["web"]
@@ -128,8 +133,8 @@ def test_a_relay_over_websocket(ockam: Ockam) -> None:
     )
     listeners = ockam.json("tcp-listener", "list", "--at", "relay")
     assert isinstance(listeners, list)
-    assert {(item["address"], item["transport"]) for item in listeners} >= {
-        (f"127.0.0.1:{ws_port}", "ws")
+    assert {(item["socket_addr"], item["type"], item["mode"]) for item in listeners} >= {
+        (f"127.0.0.1:{ws_port}", "WebSocket", "Listen")
     }
     over_ws = f"/ip4/127.0.0.1/tcp/{ws_port}/ws"
     assert ockam.out("relay", "create", "server", "--at", over_ws, "--to", "server") == (
@@ -137,7 +142,7 @@ def test_a_relay_over_websocket(ockam: Ockam) -> None:
     )
     connections = ockam.json("tcp-connection", "list", "--at", "server")
     assert isinstance(connections, list)
-    assert [c["transport"] for c in connections] == ["ws"]
+    assert [(c["type"], c["mode"]) for c in connections] == [("WebSocket", "Outgoing")]
     route = f"{over_ws}/service/forward_to_server/service/uppercase"
     assert ockam.out("message", "send", "through websocket", "--to", route) == "THROUGH WEBSOCKET"
     ockam.run("tcp-listener", "delete", f"127.0.0.1:{ws_port}", "--at", "relay")

@@ -69,4 +69,4 @@ async def test_inlet_over_a_secure_channel_recovers_from_a_killed_relay(ockam: O
             lambda: ockam.json("tcp-inlet", "list", "--at", "n2")
         )
         assert isinstance(inlets, list)
-        assert [inlet["status"] for inlet in inlets] == ["up"]
+        assert [inlet["status"] for inlet in inlets] == ["Up"]
