@@ -83,8 +83,11 @@ class NodeController:
         return await resolve_secure_route(text, self.secure)
 
     def not_found(self, noun: str, key: str) -> NotFound:
-        """The error for a request naming a `noun` (`TCP outlet`) the node does not have."""
-        return NotFound(f"no {noun} {key!r} on node {self.node.name}")
+        """The error for a request naming a `noun` (`TCP outlet`) the node does not have, in
+        the words of Ockam's (`TCP listener with address … was not found on Node n1`)."""
+        return NotFound(
+            f"{noun[0].upper()}{noun[1:]} {key!r} was not found on node {self.node.name}"
+        )
 
 
 async def run_hooks_bounded(controller: NodeController, hooks: Sequence[Hook]) -> None:

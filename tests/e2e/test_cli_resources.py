@@ -46,7 +46,8 @@ def test_relay_list_show_delete(ockam: Ockam) -> None:
     assert [r["name"] for r in remaining] == ["default"]
     missing = ockam.run("relay", "show", "server", "--at", "server", check=False)
     assert missing.returncode != 0
-    assert "no relay 'server'" in missing.stderr
+    assert missing.returncode == 1
+    assert "Relay 'server' was not found on node server" in missing.stderr
 
 
 def test_outlet_and_inlet_list_show_delete(ockam: Ockam) -> None:
