@@ -12,24 +12,17 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli._ockam_views import NodeResources, RouteToNode, dnsaddr_route, node_route
+from cli._node_view import stopped_node
+from cli._ockam_views import NodeResources
 from cli._status_server import ErrorCounter, NodeStatistics, StatusServer
 
 CURL = shutil.which("curl")
 
-NODE = NodeResources(
-    name="n1",
-    identity_name="n1",
-    is_default=True,
+# A running node with a listener on port 5000 and nothing else.
+NODE = msgspec.structs.replace(
+    stopped_node("n1", listener="127.0.0.1:5000", identity="", is_default=True),
     status="running",
     pid=4242,
-    route=RouteToNode(node_route("n1"), dnsaddr_route(5000)),
-    http_server_address=None,
-    transports=[],
-    secure_channel_listeners=[],
-    inlets=[],
-    outlets=[],
-    services=[],
 )
 # portals open, bytes in, bytes out, relays hosted, relays registered, channels, errors
 STATS = NodeStatistics(3, 1000, 2000, 2, 1, 4, 5)

@@ -4,52 +4,31 @@ from __future__ import annotations
 
 import msgspec
 
-from cli._ockam_views import (
-    InletStatus,
-    NodeListOutput,
-    NodeResources,
-    OutletStatus,
-    RelayInfo,
-    RelayShowOutput,
-    RouteToNode,
-    SecureChannelListener,
-    SecureChannelListOutput,
-    ServiceStatus,
-    ShowSecureChannelResponse,
-    TransportStatus,
-    WorkerStatus,
-    dnsaddr_route,
-    internet_address,
-    local_address,
-    node_route,
-    process_state,
-    route_text,
-    service_multiaddr,
-)
+from cli import _ockam_views as views
 
 
 def as_json(value: object) -> object:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
-def listener() -> TransportStatus:
-    return TransportStatus("Tcp", "Listen", "127.0.0.1:5000", "<none>", "0#listener", "fc")
+def listener() -> views.TransportStatus:
+    return views.TransportStatus("Tcp", "Listen", "127.0.0.1:5000", "<none>", "0#listener", "fc")
 
 
-def node(*, pid: int | None) -> NodeResources:
-    return NodeResources(
+def node(*, pid: int | None) -> views.NodeResources:
+    return views.NodeResources(
         name="n1",
         identity_name="n1",
         is_default=False,
-        status=process_state(pid).status,
+        status=views.process_state(pid).status,
         pid=pid if pid is not None else msgspec.UNSET,
-        route=RouteToNode(node_route("n1"), dnsaddr_route(5000)),
+        route=views.RouteToNode(views.node_route("n1"), views.dnsaddr_route(5000)),
         http_server_address=None,
         transports=[listener()],
-        secure_channel_listeners=[SecureChannelListener(local_address("api"), "fc")],
+        secure_channel_listeners=[views.SecureChannelListener(views.local_address("api"), "fc")],
         inlets=[],
-        outlets=[OutletStatus("127.0.0.1:5432", service_multiaddr("outlet"))],
-        services=[ServiceStatus("uppercase", "uppercase")],
+        outlets=[views.OutletStatus("127.0.0.1:5432", views.service_multiaddr("outlet"))],
+        services=[views.ServiceStatus("uppercase", "uppercase")],
     )
 
 
@@ -85,23 +64,23 @@ def test_a_stopped_node_has_no_pid_and_a_node_without_listener_no_verbose_route(
     assert isinstance(shown, dict)
     assert shown["status"] == "stopped"
     assert "pid" not in shown
-    assert as_json(RouteToNode("/node/n1")) == {"short": "/node/n1"}
+    assert as_json(views.RouteToNode("/node/n1")) == {"short": "/node/n1"}
 
 
 def test_node_list_keeps_the_status_object() -> None:
-    assert as_json(NodeListOutput("n1", process_state(7), 7, True)) == {
+    assert as_json(views.NodeListOutput("n1", views.process_state(7), 7, True)) == {
         "node_name": "n1",
         "status": {"status": "running", "pid": 7},
         "pid": 7,
         "is_default": True,
     }
-    assert as_json(NodeListOutput("n2", process_state(None), None, False)) == {
+    assert as_json(views.NodeListOutput("n2", views.process_state(None), None, False)) == {
         "node_name": "n2",
         "status": {"status": "stopped"},
         "pid": None,
         "is_default": False,
     }
-    assert process_state(9, zombie=True).status == "zombie"
+    assert views.process_state(9, zombie=True).status == "zombie"
 
 
 def test_transport_status_renames_type_and_mode() -> None:
@@ -116,13 +95,13 @@ def test_transport_status_renames_type_and_mode() -> None:
 
 
 def test_portals() -> None:
-    assert as_json(OutletStatus("127.0.0.1:5432", "/service/outlet")) == {
+    assert as_json(views.OutletStatus("127.0.0.1:5432", "/service/outlet")) == {
         "to": "127.0.0.1:5432",
         "worker_address": "/service/outlet",
         "payload": None,
         "privileged": False,
     }
-    inlet = InletStatus(
+    inlet = views.InletStatus(
         "127.0.0.1:6000", "0#inlet", "web", None, "0#outlet", "Up", "/service/outlet"
     )
     assert as_json(inlet) == {
@@ -138,9 +117,9 @@ def test_portals() -> None:
 
 
 def test_relays() -> None:
-    route = route_text(["1#127.0.0.1:4000", local_address("forward_to_blue")])
+    route = views.route_text(["1#127.0.0.1:4000", views.local_address("forward_to_blue")])
     assert route == "1#127.0.0.1:4000 => 0#forward_to_blue"
-    info = RelayInfo(route, "forward_to_blue", "0#r", None, "Up", "/node/n2", "blue")
+    info = views.RelayInfo(route, "forward_to_blue", "0#r", None, "Up", "/node/n2", "blue")
     assert as_json(info) == {
         "forwarding_route": route,
         "remote_address": "forward_to_blue",
@@ -151,8 +130,8 @@ def test_relays() -> None:
         "name": "blue",
         "last_failure": None,
     }
-    shown = RelayShowOutput(
-        "blue", "/node/n2", "Up", route, service_multiaddr("forward_to_blue"), "/service/r"
+    shown = views.RelayShowOutput(
+        "blue", "/node/n2", "Up", route, views.service_multiaddr("forward_to_blue"), "/service/r"
     )
     assert as_json(shown) == {
         "name": "blue",
@@ -165,26 +144,26 @@ def test_relays() -> None:
 
 
 def test_secure_channels_and_workers() -> None:
-    assert as_json(ShowSecureChannelResponse("0#enc", "1#h => 0#api", None, "fc")) == {
+    assert as_json(views.ShowSecureChannelResponse("0#enc", "1#h => 0#api", None, "fc")) == {
         "channel": "0#enc",
         "route": "1#h => 0#api",
         "authorized_identifiers": None,
         "flow_control_id": "fc",
     }
-    assert as_json(SecureChannelListOutput("n1", "/service/api", "/service/enc")) == {
+    assert as_json(views.SecureChannelListOutput("n1", "/service/api", "/service/enc")) == {
         "from": "n1",
         "to": "/service/api",
         "at": "/service/enc",
     }
-    assert as_json(WorkerStatus("echo")) == {"addr": "echo"}
+    assert as_json(views.WorkerStatus("echo")) == {"addr": "echo"}
 
 
 def test_address_forms() -> None:
-    assert local_address("outlet") == "0#outlet"
-    assert local_address("/service/outlet") == "0#outlet"
-    assert local_address("0#outlet") == "0#outlet"
-    assert service_multiaddr("0#outlet") == "/service/outlet"
-    assert service_multiaddr("/worker/ab") == "/service/ab"
-    assert internet_address("127.0.0.1", 8080) == {"V4": "127.0.0.1:8080"}
-    assert internet_address("::1", 8080) == {"V6": "[::1]:8080"}
-    assert internet_address("localhost", 8080) == {"Dns": ["localhost", 8080]}
+    assert views.local_address("outlet") == "0#outlet"
+    assert views.local_address("/service/outlet") == "0#outlet"
+    assert views.local_address("0#outlet") == "0#outlet"
+    assert views.service_multiaddr("0#outlet") == "/service/outlet"
+    assert views.service_multiaddr("/worker/ab") == "/service/ab"
+    assert views.internet_address("127.0.0.1", 8080) == {"V4": "127.0.0.1:8080"}
+    assert views.internet_address("::1", 8080) == {"V6": "[::1]:8080"}
+    assert views.internet_address("localhost", 8080) == {"Dns": ["localhost", 8080]}
