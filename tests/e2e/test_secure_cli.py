@@ -89,7 +89,7 @@ def test_seed_secure_channel_through_a_forwarder(ockam: Ockam) -> None:
     assert len(channels_at(ockam, "yellow")) == 1
     failed = ockam.run("secure-channel", "show", channel, "--at", "yellow", check=False)
     assert failed.returncode == 1
-    assert "no secure channel" in failed.stderr
+    assert "was not found on node yellow" in failed.stderr
 
     # Without --from, a short-lived node with a throwaway identity opens the channel, and
     # closes it before it exits: blue is not left with a dead channel behind the relay.
