@@ -76,6 +76,24 @@ NodeOption = Annotated[
 """`--at NODE` (or the seeds' `--node NODE`)."""
 
 
+YesOption = Annotated[
+    bool, Parameter(name=["--yes", "-y"], negative="", help="Do not ask for confirmation.")
+]
+"""`--yes`/`-y`: delete without asking."""
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask `question` (y/N) when both ends are a terminal and `yes` is not given.
+
+    Raises:
+        OckamError: The answer was not yes.
+    """
+    if yes or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise OckamError("nothing deleted")
+
+
 class _State:
     verbose = False
 

@@ -1,33 +1,67 @@
-"""Vaults: `ockam vault create/list`, the files that keep secret keys."""
+"""Vaults: `ockam vault create/show/list/delete/move`, the files that keep secret keys."""
 
 from __future__ import annotations
 
 import secrets
 
-from ._app import DEFAULT, Common, command_group, store, to_builtins
+from ._app import DEFAULT, Common, YesOption, command_group, confirm, store, to_builtins
 from ._feature import Feature
-from ._identity_store import create_vault, list_vaults
+from ._identity_store import (
+    DEFAULT_VAULT,
+    VaultInfo,
+    create_vault,
+    delete_vault,
+    list_vaults,
+    move_vault,
+    refuse_if_used,
+    show_vault,
+)
+from ._output import Printer
 
-vault_app = command_group("vault", "Create and list vaults, the files that keep secret keys.")
+vault_app = command_group("vault", "Create and manage vaults, the files that keep secret keys.")
 FEATURE = Feature("vault", commands=[vault_app])
 
 
+def _describe(info: VaultInfo) -> str:
+    identities = ", ".join(info.identities) or "none"
+    default = " (default)" if info.is_default else ""
+    return f"Vault {info.name}{default}\n  path: {info.path}\n  identities: {identities}"
+
+
+def _emit(printer: Printer, info: VaultInfo, pretty: str) -> None:
+    printer.emit(plain=info.name, data=to_builtins(info), pretty=pretty)
+
+
 @vault_app.command(name="create")
-def vault_create(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
-    """Create a vault, a file under $OCKAM_HOME/vaults/NAME/ only you can read.
+def vault_create(
+    name: str | None = None, /, *, path: str | None = None, common: Common = DEFAULT
+) -> None:
+    """Create a vault, a file only you can read (mode 0600).
 
     Parameters
     ----------
     name
         The vault's name (a random one when omitted).
+    path
+        Where its file goes (a new file; default: $OCKAM_HOME/vaults/NAME/vault.json).
     """
     printer = common.printer()
-    info = create_vault(store().home, name or secrets.token_hex(4))
-    printer.emit(
-        plain=info.name,
-        data=to_builtins(info),
-        pretty=f"[green]✔︎[/green] Vault {info.name} created at {info.path}",
-    )
+    info = create_vault(store().home, name or secrets.token_hex(4), path=path)
+    _emit(printer, info, f"[green]✔︎[/green] Vault {info.name} created at {info.path}")
+
+
+@vault_app.command(name="show")
+def vault_show(name: str = DEFAULT_VAULT, /, *, common: Common = DEFAULT) -> None:
+    """Show a vault: its file and the identities it holds.
+
+    Parameters
+    ----------
+    name
+        The vault.
+    """
+    printer = common.printer()
+    info = show_vault(store().home, name)
+    _emit(printer, info, _describe(info))
 
 
 @vault_app.command(name="list")
@@ -37,9 +71,44 @@ def vault_list(*, common: Common = DEFAULT) -> None:
     vaults = list_vaults(store().home)
     printer.table(
         title="Vaults",
-        columns=["Name", "Path"],
-        rows=[[v.name, v.path] for v in vaults],
+        columns=["Name", "Path", "Identities"],
+        rows=[[v.name, v.path, ", ".join(v.identities)] for v in vaults],
         data=to_builtins(vaults),
         plain_rows=[v.name for v in vaults],
         empty="No vaults yet: `ockam vault create` makes one.",
     )
+
+
+@vault_app.command(name="delete")
+def vault_delete(name: str, /, *, yes: YesOption = False, common: Common = DEFAULT) -> None:
+    """Delete a vault and every key in it, for good.
+
+    Parameters
+    ----------
+    name
+        The vault; one holding a node's identity is refused.
+    """
+    printer = common.printer()
+    state = store()
+    info = show_vault(state.home, name)
+    refuse_if_used(state, info.identities, f"vault {name!r}")
+    held = f" and its identities {', '.join(info.identities)}" if info.identities else ""
+    confirm(f"Delete vault {name}{held}?", yes=yes)
+    delete_vault(state.home, name)
+    _emit(printer, info, f"[green]✔︎[/green] Vault {name} deleted")
+
+
+@vault_app.command(name="move")
+def vault_move(name: str, /, *, path: str, common: Common = DEFAULT) -> None:
+    """Move a vault's file; its name and keys stay.
+
+    Parameters
+    ----------
+    name
+        The vault.
+    path
+        Its new file (which must not exist yet).
+    """
+    printer = common.printer()
+    info = move_vault(store().home, name, path)
+    _emit(printer, info, f"[green]✔︎[/green] Moved the vault {name} to {info.path}")

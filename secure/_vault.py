@@ -134,6 +134,24 @@ class Vault:
             ) from None
         return Identity.from_private_bytes(raw)
 
+    def delete_identity(self, name: str) -> bool:
+        """Forget the identity stored under `name`, and the static key of the same name.
+
+        Returns:
+            False when there was no such identity.
+
+        Raises:
+            VaultError: The vault cannot be read or written.
+        """
+        _check_name("identity", name)
+        with self._locked():
+            data = self._load()
+            if data.identities.pop(name, None) is None:
+                return False
+            data.static_keys.pop(name, None)
+            self._save(data)
+        return True
+
     def list_identities(self) -> list[str]:
         """The names of the stored identities, sorted."""
         with self._locked():

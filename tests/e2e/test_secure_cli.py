@@ -171,7 +171,7 @@ def test_identities_and_vaults(ockam: Ockam) -> None:
     assert again.returncode == 1
     assert "identity 'alice' already exists" in again.stderr
     assert ockam.json("identity", "list") == [
-        {"name": "alice", "identifier": alice, "vault": "default"}
+        {"name": "alice", "identifier": alice, "vault": "default", "is_default": False}
     ]
     default = ockam.out("identity", "show")
     assert IDENTIFIER.match(default)
@@ -190,7 +190,7 @@ def test_identities_and_vaults(ockam: Ockam) -> None:
     assert ockam.out("vault", "list").splitlines() == ["default", "v1"]
     bob = ockam.out("identity", "create", "bob", "--vault", "v1")
     assert ockam.json("identity", "list", "--vault", "v1") == [
-        {"name": "bob", "identifier": bob, "vault": "v1"}
+        {"name": "bob", "identifier": bob, "vault": "v1", "is_default": False}
     ]
     missing = ockam.run("identity", "show", "carol", check=False)
     assert missing.returncode == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import stat
@@ -192,6 +193,20 @@ def test_vault_survives_reopen(tmp_path: Path) -> None:
     assert reopened.get_identity("other").public == other.public
     assert reopened.get_or_create_static_key("default") == static
     assert reopened.get_or_create_static_key("second") != static
+
+
+def test_deleting_an_identity_forgets_its_keys(tmp_path: Path) -> None:
+    vault = Vault.open(tmp_path / "vault.json")
+    gone, kept = vault.create_identity("gone"), vault.create_identity("kept")
+    static = vault.get_or_create_static_key("gone")
+    assert vault.delete_identity("gone") is True
+    assert vault.delete_identity("gone") is False
+    assert Vault(vault.path).list_identities() == ["kept"]
+    content = vault.path.read_bytes()
+    for secret in (gone.private_bytes(), static):
+        assert base64.b64encode(secret) not in content
+    assert base64.b64encode(kept.private_bytes()) in content
+    assert _mode(vault.path) == 0o600
 
 
 def test_two_vault_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
