@@ -159,14 +159,13 @@ class InletWorker(PortalWorker):
         on_route: Callable[[Route], None] | None = None,
         enforcement: Enforcement | None = None,
     ) -> None:
-        super().__init__(Role.INLET)
+        super().__init__(Role.INLET, enforcement=enforcement)
         self._io = stream_io(stream)
         self.route = route
         self.ping_timeout = ping_timeout
         self._on_handshake = on_handshake
         self._refresh = refresh
         self._on_route = on_route
-        self._enforcement = enforcement
 
     def _report(self, ok: bool) -> None:
         if not ok:

@@ -121,13 +121,11 @@ class OutletWorker(PortalWorker):
         enforcement: Enforcement | None = None,
         guard: PolicyGuard | None = None,
     ) -> None:
-        super().__init__(Role.OUTLET)
+        super().__init__(Role.OUTLET, enforcement=enforcement, guard=guard)
         self.host = host
         self.port = port
         self._peer = peer
         self._connect = connect
-        self._enforcement = enforcement
-        self._guard = guard
 
     async def _handshake(self) -> bool:
         state = self.state

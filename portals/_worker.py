@@ -66,7 +66,13 @@ class PortalWorker(Actor):
 
     mailbox_size = 8  # never used: every message is handled in the sender's task
 
-    def __init__(self, role: Role) -> None:
+    def __init__(
+        self,
+        role: Role,
+        *,
+        enforcement: Enforcement | None = None,
+        guard: PolicyGuard | None = None,
+    ) -> None:
         self.state = PortalState(role)
         self._io: StreamIO | None = None
         self._peer = Route()
@@ -80,8 +86,8 @@ class PortalWorker(Actor):
         self._seen: tuple[Phase, bool, float] = (Phase.IDLE, False, 0.0)
         self._poller: SocketPoller | None = None  # the carrier's, set in `_pump`
         self._reading = False
-        self._enforcement: Enforcement | None = None
-        self._guard: PolicyGuard | None = None  # set by the handshake when a policy applies
+        self._enforcement = enforcement
+        self._guard = guard  # set by the handshake when a policy applies, or given
 
     @property
     def close_reason(self) -> str:

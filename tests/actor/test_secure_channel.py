@@ -33,6 +33,11 @@ def tcp_route(address: str, *names: str) -> Route:
     return Route.parse(f"/ip4/{host}/tcp/{port}") + route(*names)
 
 
+async def listen_route(node: NetworkNode, *names: str) -> Route:
+    """The route to `names` on `node`, through a new TCP listener of its own."""
+    return tcp_route((await node.tcp.listen()).address, *names)
+
+
 def channel_route(info: SecureChannelInfo, *names: str) -> Route:
     """The route into the channel, then on to `names` on the far side."""
     return Route.parse(info.address) + route(*names)
@@ -165,8 +170,7 @@ async def test_a_relay_in_the_middle_sees_only_ciphertext() -> None:
             open_node("blue") as blue,
         ):
             crossing_green = spy_on(green)
-            relay_listener = await green.tcp.listen()
-            to_green = tcp_route(relay_listener.address)
+            to_green = await listen_route(green)
             blue_channels = await listen_behind_relay(blue, to_green)
             yellow_channels = SecureChannels(yellow, Identity.generate())
 
@@ -382,7 +386,7 @@ async def test_a_node_that_closes_its_channels_before_stopping_ends_them_across_
     # responder's node stops, so only the responder's Close can end the initiator's end.
     with trio.fail_after(10):
         async with open_node("yellow") as yellow, open_node("green") as green:
-            to_green = tcp_route((await green.tcp.listen()).address)
+            to_green = await listen_route(green)
             yellow_channels = SecureChannels(yellow, Identity.generate())
             async with open_node("blue") as blue:
                 blue_channels = await listen_behind_relay(blue, to_green)

@@ -14,7 +14,7 @@ from secure import Identity, SecureChannels
 from transports import open_node
 
 from ..transfer import MARKER, MB, data_server, download, payload, upload
-from .test_secure_channel import channel_route, listen_behind_relay, spy_on, tcp_route
+from .test_secure_channel import channel_route, listen_behind_relay, listen_route, spy_on
 
 
 @asynccontextmanager
@@ -30,8 +30,7 @@ async def secure_portal() -> AsyncIterator[tuple[int, list[LocalMessage]]]:
         open_node("client") as client,
     ):
         crossing_relay = spy_on(relay)
-        relay_listener = await relay.tcp.listen()
-        to_relay = tcp_route(relay_listener.address)
+        to_relay = await listen_route(relay)
         server_channels = await listen_behind_relay(server, to_relay)
         await Portals(server).create_outlet(target=f"127.0.0.1:{target.port}")
         channel = await SecureChannels(client, Identity.generate()).create(
