@@ -90,6 +90,23 @@ async def listen_behind_relay(
     return channels
 
 
+async def channel_through_relay(
+    client: Node, relay: NetworkNode, server: Node
+) -> tuple[SecureChannelInfo, SecureChannels, list[LocalMessage]]:
+    """A secure channel from `client` to `server`'s listener behind a relay at `relay`.
+
+    Returns the channel, the server's channels and every message the relay node routes.
+    """
+    crossing = spy_on(relay)
+    to_relay = await listen_route(relay)
+    server_channels = await listen_behind_relay(server, to_relay)
+    info = await SecureChannels(client, Identity.generate()).create(
+        to_relay + route(f"forward_to_{server.name}", "api"),
+        authorized=[server_channels.identifier],
+    )
+    return info, server_channels, crossing
+
+
 def channel_workers(node: Node) -> list[SecureChannelWorker]:
     return node.actors_of(SecureChannelWorker)
 
@@ -169,15 +186,7 @@ async def test_a_relay_in_the_middle_sees_only_ciphertext() -> None:
             open_node("green") as green,
             open_node("blue") as blue,
         ):
-            crossing_green = spy_on(green)
-            to_green = await listen_route(green)
-            blue_channels = await listen_behind_relay(blue, to_green)
-            yellow_channels = SecureChannels(yellow, Identity.generate())
-
-            info = await yellow_channels.create(
-                to_green + route("forward_to_blue", "api"),
-                authorized=[blue_channels.identifier],
-            )
+            info, blue_channels, crossing_green = await channel_through_relay(yellow, green, blue)
             reply = await yellow.request(channel_route(info, "uppercase"), secret, timeout=5)
 
             assert reply.payload == secret.upper()

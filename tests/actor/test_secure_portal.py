@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from actors import LocalMessage, route
+from actors import LocalMessage
 from portals import Portals
-from secure import Identity, SecureChannels
 from transports import open_node
 
 from ..transfer import MARKER, MB, data_server, download, payload, upload
-from .test_secure_channel import channel_route, listen_behind_relay, listen_route, spy_on
+from .test_secure_channel import channel_route, channel_through_relay
 
 
 @asynccontextmanager
@@ -29,14 +28,8 @@ async def secure_portal() -> AsyncIterator[tuple[int, list[LocalMessage]]]:
         open_node("server") as server,
         open_node("client") as client,
     ):
-        crossing_relay = spy_on(relay)
-        to_relay = await listen_route(relay)
-        server_channels = await listen_behind_relay(server, to_relay)
         await Portals(server).create_outlet(target=f"127.0.0.1:{target.port}")
-        channel = await SecureChannels(client, Identity.generate()).create(
-            to_relay + route("forward_to_server", "api"),
-            authorized=[server_channels.identifier],
-        )
+        channel, _, crossing_relay = await channel_through_relay(client, relay, server)
         inlet = await Portals(client).create_inlet(
             bind="127.0.0.1:0", route=channel_route(channel, "outlet")
         )
