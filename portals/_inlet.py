@@ -21,12 +21,19 @@ from actors import (
 from transports import open_tcp_listener, stream_io
 
 from ._enforcement import Enforcement
-from ._messages import Ping, PortalTimeout
+from ._messages import CHUNK, Ping, PortalTimeout
 from ._outlet import CONNECT_TIMEOUT
 from ._protocol import Phase, Role
-from ._worker import PortalWorker
+from ._worker import STREAM_ERRORS, PortalWorker
 
 log = logging.getLogger("ockam.portal")
+
+EARLY_DATA_WAIT = 0.001
+"""Seconds the inlet waits for its client's first bytes before it sends Ping without them.
+
+A client that speaks first (HTTP, TLS) has sent them by the time its connection is accepted, or
+a moment later; they ride in the Ping and the answer comes a round trip sooner. A client that
+waits for the server to speak (SSH, SMTP) loses only this wait."""
 
 PING_TIMEOUT = 10.0
 """Seconds an inlet worker waits for the outlet's Pong before it closes its TCP connection."""
@@ -186,7 +193,7 @@ class InletWorker(PortalWorker):
             if self._guard is not None and not self._guard.allowed:
                 return self._fail("the inlet's policy does not allow this portal")
         state = self.state
-        if not await self.ctx.send_to(self.route, state.send(Ping())):
+        if not await self.ctx.send_to(self.route, state.send(Ping(await self._early_data()))):
             return self._fail(f"the route {self.route} is unreachable")
         with trio.move_on_after(self.ping_timeout):
             while state.phase is Phase.PINGING and not state.done:
@@ -206,6 +213,22 @@ class InletWorker(PortalWorker):
         assert self._io is not None
         await self._io.aclose()
         return False
+
+    async def _early_data(self) -> bytes:
+        """What the client sent already, or within `EARLY_DATA_WAIT` (b"": nothing yet).
+
+        A read error or the end of the stream is left for the pump to find again."""
+        io = self._io
+        assert io is not None
+        with trio.move_on_after(EARLY_DATA_WAIT):
+            try:
+                await io.wait_readable(CHUNK)
+            except STREAM_ERRORS:
+                return b""
+        try:
+            return io.receive_nowait(CHUNK) or b""
+        except STREAM_ERRORS:
+            return b""
 
     async def _on_pong(self, message: LocalMessage) -> None:
         self._peer = message.return_route

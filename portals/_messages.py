@@ -1,8 +1,9 @@
 """The portal protocol's messages, limits and errors, and their wire form (msgpack).
 
 A portal joins one TCP connection on the inlet's node to one on the outlet's node. The inlet
-worker sends `Ping` along the inlet's route; the outlet spawns a worker that connects to its
-target and answers `Pong` from its own address, so the inlet learns the worker's route from the
+worker sends `Ping` along the inlet's route (with its client's first bytes, when they are
+there); the outlet spawns a worker that connects to its target and answers `Pong` from its own
+address (then writes those first bytes), so the inlet learns the worker's route from the
 Pong's return route. Then `Payload`s carry the bytes both ways.
 
 Flow control: each side may have at most `WINDOW` payloads unacknowledged. The receiver writes
@@ -44,7 +45,15 @@ its routing envelope (a few hundred bytes) plus a secure channel's framing and t
 
 
 class Ping(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The inlet's first message: asks the outlet for a worker connected to its target."""
+    """The inlet's first message: asks the outlet for a worker connected to its target.
+
+    `data` holds the first bytes the inlet's client sent, if they had arrived when the inlet
+    opened the portal (0 to `MAX_PAYLOAD` bytes): the outlet writes them to its target as soon
+    as it is connected, so a client that speaks first gets its answer one round trip sooner.
+    They count as one payload of the inlet's window.
+    """
+
+    data: bytes = b""
 
 
 class Pong(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):

@@ -93,6 +93,7 @@ class OutletListener(Actor):
             self.host,
             self.port,
             message.return_route,
+            ping=event,
             connect=self._connect,
             enforcement=self.enforcement,
             guard=guard,
@@ -104,7 +105,8 @@ class OutletListener(Actor):
 
 
 class OutletWorker(PortalWorker):
-    """The outlet's side of one portal: connects to the target, then answers Pong.
+    """The outlet's side of one portal: connects to the target, then answers Pong and writes
+    the client's first bytes the `ping` carried, if any.
 
     When the target cannot be reached it answers `Disconnect(reason)` and stops. With a
     `guard` (the Ping was admitted under the outlet's policy), `enforcement` watches the
@@ -117,6 +119,7 @@ class OutletWorker(PortalWorker):
         port: int,
         peer: Route,
         *,
+        ping: Ping | None = None,
         connect: Connect = trio.open_tcp_stream,
         enforcement: Enforcement | None = None,
         guard: PolicyGuard | None = None,
@@ -125,11 +128,19 @@ class OutletWorker(PortalWorker):
         self.host = host
         self.port = port
         self._peer = peer
+        self._ping = ping or Ping()
         self._connect = connect
 
     async def _handshake(self) -> bool:
         state = self.state
         target = f"{self.host}:{self.port}"
+        try:
+            early = state.ping_received(self._ping)
+        except PortalProtocolError as exc:
+            log.warning("outlet worker %s: protocol error: %s", self.ctx.address, exc)
+            await self._send(encode(Disconnect(f"protocol error: {exc}")))
+            state.close(f"protocol error: {exc}", now=trio.current_time(), notify=False)
+            return False
         try:
             with trio.fail_after(CONNECT_TIMEOUT):
                 stream = await self._connect(self.host, self.port)
@@ -151,4 +162,6 @@ class OutletWorker(PortalWorker):
             state.close("the inlet's route is gone", now=trio.current_time(), notify=False)
             return False
         log.info("outlet worker %s connected to %s", self.ctx.address, target)
-        return True
+        if early:
+            await self._write(early)
+        return not state.done

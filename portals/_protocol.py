@@ -104,6 +104,7 @@ class PortalState:
 
     __slots__ = (
         "_credit",
+        "_early",
         "_end_received",
         "_end_sent",
         "_end_written",
@@ -126,6 +127,7 @@ class PortalState:
         self.window = window
         self.phase = Phase.IDLE
         self._credit = 0
+        self._early = 0  # payloads carried by the Ping (0 or 1)
         self._unacked = 0
         self._written = 0
         self._end_sent = False
@@ -220,6 +222,26 @@ class PortalState:
                 self._credit = self.window
         return encode(message)
 
+    def ping_received(self, ping: Ping) -> bytes:
+        """The outlet's worker takes over the `ping` that started it (before its Pong); returns
+        the client's first bytes it carries, for the shell to write once connected (b"": none).
+
+        They count as one received payload, credited like the others once written.
+
+        Raises:
+            PortalProtocolError: this is no outlet waiting for its Pong, or `data` is too long.
+        """
+        if self.role is not Role.OUTLET or self.phase is not Phase.IDLE or self._unacked:
+            self._remote_error(f"a Ping while the {self.role.value} is {self.phase.value}")
+        if len(ping.data) > _messages.MAX_PAYLOAD:
+            self._remote_error(
+                f"the inlet sent a Ping with {len(ping.data)} bytes "
+                f"(0 to {_messages.MAX_PAYLOAD} allowed)"
+            )
+        if ping.data:
+            self._unacked = 1
+        return ping.data
+
     def _send_disconnect(self) -> None:
         if self.phase is Phase.PEER_CLOSED:
             self.phase = Phase.CLOSED
@@ -242,6 +264,12 @@ class PortalState:
                     f"not {len(message.data)}"
                 )
             self._credit -= 1
+        elif isinstance(message, Ping):
+            if len(message.data) > _messages.MAX_PAYLOAD:
+                self._local_error(
+                    f"a Ping may carry 0 to {_messages.MAX_PAYLOAD} bytes, not {len(message.data)}"
+                )
+            self._early = 1 if message.data else 0
         elif isinstance(message, Credit):
             if not 0 < message.messages <= self._written:
                 self._local_error(
@@ -287,7 +315,7 @@ class PortalState:
             self._check_receive(message)
         self.phase = next_phase
         if isinstance(message, Pong):
-            self._credit = self.window
+            self._credit = self.window - self._early
         return message
 
     def _receive_disconnect(self, message: Disconnect, now: float) -> None:

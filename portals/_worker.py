@@ -52,7 +52,8 @@ from ._protocol import Phase, PortalState, Role
 log = logging.getLogger("ockam.portal")
 
 _CLOSE_TIMEOUT = 1.0
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+"""What reading or writing a portal's stream raises when the connection failed or closed."""
 
 
 class PortalWorker(Actor):
@@ -213,7 +214,7 @@ class PortalWorker(Actor):
         if not self._out:
             try:
                 sent = io.send_nowait(data)
-            except _STREAM_ERRORS as exc:
+            except STREAM_ERRORS as exc:
                 await self._close(f"writing the stream failed: {exc}")
                 return
             if sent == len(data):
@@ -260,7 +261,7 @@ class PortalWorker(Actor):
                 else:
                     self._to_write = trio.Event()
                     await self._to_write.wait()
-        except _STREAM_ERRORS as exc:
+        except STREAM_ERRORS as exc:
             await self._close(f"writing the stream failed: {exc}")
 
     # --- stream → peer -------------------------------------------------------------------------
@@ -312,7 +313,7 @@ class PortalWorker(Actor):
             return
         try:
             data = io.receive_nowait(CHUNK)
-        except _STREAM_ERRORS as exc:
+        except STREAM_ERRORS as exc:
             await self._close(f"reading the stream failed: {exc}")
             return
         if data is None:

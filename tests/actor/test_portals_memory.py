@@ -18,10 +18,20 @@ import trio.testing
 
 import actors
 from actors import Route, local
-from portals import LINGER, PING_TIMEOUT, InletInfo, InletWorker, OutletWorker, Portals
+from portals import (
+    LINGER,
+    PING_TIMEOUT,
+    InletInfo,
+    InletWorker,
+    OutletWorker,
+    Ping,
+    Portals,
+    decode,
+)
 from transports import NetworkNode, open_node
 
 from ._portal_helpers import MemoryNet, memory_link
+from .test_secure_channel import spy_on
 
 MB = 1024 * 1024
 
@@ -134,6 +144,34 @@ async def test_ten_megabytes_through_a_relay_then_the_outlets_side_closes(
             assert setup.net.connected == ["inlet:6000", "server:9000"]
 
 
+async def test_a_client_that_speaks_first_sends_its_request_in_the_ping(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    request, answer = b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 200 OK\r\n\r\nhello"
+    with trio.fail_after(60):
+        async with open_relayed() as setup, trio.open_nursery() as nursery:
+            crossing = spy_on(setup.nodes[1])
+            server, _ = await setup.net.listen("server", 9000)
+
+            async def answer_once() -> None:
+                stream = await server.accept()
+                assert await stream.receive_some(1024) == request
+                await stream.send_all(answer)
+                await stream.aclose()
+
+            nursery.start_soon(answer_once)
+            await setup.outlets.create_outlet(target="server:9000")
+            inlet = await setup.inlets.create_inlet(bind="inlet:6000", route=setup.route())
+            client = await setup.connect(inlet)
+            await client.send_all(request)
+            received = b""
+            while chunk := await client.receive_some(1024):
+                received += chunk
+            assert received == answer
+            pings = [m for m in crossing if str(m.onward_route).endswith("/service/outlet")]
+            assert [decode(m.payload) for m in pings] == [Ping(request)]  # the request rode in it
+
+
 async def test_an_unanswered_ping_closes_the_client_when_the_clock_says_so(
     autojump_clock: trio.abc.Clock,
 ) -> None:
@@ -161,6 +199,7 @@ async def test_a_client_that_does_not_read_gets_linger_seconds_after_the_peer_we
 
             async def send_then_close() -> None:
                 stream = await server.accept()
+                assert await stream.receive_some(64) == b"hello"
                 await stream.send_all(b"s" * MB)
                 await stream.aclose()
 

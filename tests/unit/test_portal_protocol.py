@@ -71,7 +71,16 @@ def fill_window(sender: PortalState, receiver: PortalState) -> None:
 
 @pytest.mark.parametrize(
     "message",
-    [Ping(), Pong(), Payload(b"\x00\xff" * 10), Credit(16), End(), Disconnect("bye"), Disconnect()],
+    [
+        Ping(),
+        Ping(b"GET /"),
+        Pong(),
+        Payload(b"\x00\xff" * 10),
+        Credit(16),
+        End(),
+        Disconnect("bye"),
+        Disconnect(),
+    ],
 )
 def test_messages_round_trip(message: PortalMessage) -> None:
     assert decode(encode(message)) == message
@@ -80,7 +89,8 @@ def test_messages_round_trip(message: PortalMessage) -> None:
 def test_wire_form_is_a_tagged_array() -> None:
     assert msgspec.msgpack.decode(encode(Payload(b"ab"))) == ["Payload", b"ab"]
     assert msgspec.msgpack.decode(encode(Credit(3))) == ["Credit", 3]
-    assert msgspec.msgpack.decode(encode(Ping())) == ["Ping"]
+    assert msgspec.msgpack.decode(encode(Ping())) == ["Ping", b""]
+    assert msgspec.msgpack.decode(encode(Ping(b"GET"))) == ["Ping", b"GET"]
 
 
 def test_a_full_payload_stays_small() -> None:
@@ -113,6 +123,57 @@ def test_handshake_opens_both_sides_with_a_full_window() -> None:
         assert phase(state) is Phase.OPEN
         assert state.send_credit == WINDOW
         assert state.can_send_payload
+
+
+def test_the_clients_first_bytes_ride_in_the_ping_as_one_payload_of_the_window() -> None:
+    link = Link()
+    ping = decode(link.inlet.send(Ping(b"GET / HTTP/1.0\r\n\r\n")))
+    assert isinstance(ping, Ping)
+    assert link.outlet.ping_received(ping) == b"GET / HTTP/1.0\r\n\r\n"
+    link.to_inlet(Pong())
+    assert link.inlet.send_credit == WINDOW - 1  # the Ping's bytes are in flight
+    assert link.outlet.send_credit == WINDOW
+    # Written with the next payloads, they are credited like them.
+    link.outlet.payload_written()
+    for i in range(CREDIT_BATCH - 2):
+        link.to_outlet(Payload(b"%d" % i))
+        assert link.outlet.payload_written() is None
+    link.to_outlet(Payload(b"last"))
+    credit = link.outlet.payload_written()
+    assert credit == Credit(CREDIT_BATCH)
+    link.to_inlet(credit)
+    assert link.inlet.send_credit == WINDOW - 1 - (CREDIT_BATCH - 1) + CREDIT_BATCH
+
+
+def test_a_ping_without_bytes_leaves_the_whole_window() -> None:
+    link = Link()
+    ping = decode(link.inlet.send(Ping()))
+    assert isinstance(ping, Ping)
+    assert link.outlet.ping_received(ping) == b""
+    link.to_inlet(Pong())
+    assert link.inlet.send_credit == WINDOW
+    with pytest.raises(LocalPortalError, match="more payloads written than received"):
+        link.outlet.payload_written()
+
+
+def test_a_ping_holds_at_most_one_payload() -> None:
+    inlet = PortalState(Role.INLET)
+    with pytest.raises(LocalPortalError, match=f"0 to {MAX_PAYLOAD} bytes"):
+        inlet.send(Ping(b"x" * (MAX_PAYLOAD + 1)))
+    outlet = PortalState(Role.OUTLET)
+    with pytest.raises(PortalProtocolError, match=f"0 to {MAX_PAYLOAD} allowed"):
+        outlet.ping_received(Ping(b"x" * (MAX_PAYLOAD + 1)))
+    assert phase(outlet) is Phase.ERROR
+
+
+def test_only_a_waiting_outlet_takes_a_ping() -> None:
+    outlet = PortalState(Role.OUTLET)
+    outlet.ping_received(Ping(b"a"))
+    with pytest.raises(PortalProtocolError, match="a Ping while the outlet is idle"):
+        outlet.ping_received(Ping(b"b"))
+    link = open_link()
+    with pytest.raises(PortalProtocolError, match="a Ping while the inlet is open"):
+        link.inlet.ping_received(Ping())
 
 
 def test_inlet_may_not_send_payload_before_pong() -> None:
