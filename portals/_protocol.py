@@ -108,6 +108,8 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
+        "_receive_window",
+        "_send_window",
         "_unacked",
         "_written",
         "close_reason",
@@ -121,10 +123,13 @@ class PortalState:
     )
 
     def __init__(self, role: Role, *, window: int = _messages.WINDOW) -> None:
-        if window < 2:
-            raise ValueError(f"window must be at least 2, not {window}")
+        if not 2 <= window <= _messages.MAX_WINDOW:
+            raise ValueError(f"window must be 2 to {_messages.MAX_WINDOW}, not {window}")
         self.role = role
         self.window = window
+        """The first window, both ways (each grows on its own, to `MAX_WINDOW`)."""
+        self._send_window = window  # payloads we may have in flight: the peer grows it
+        self._receive_window = window  # payloads the peer may have in flight: we grow it
         self.phase = Phase.IDLE
         self._credit = 0
         self._early = 0  # payloads carried by the Ping (0 or 1)
@@ -152,6 +157,16 @@ class PortalState:
         )
 
     # --- what the shell reads ------------------------------------------------------------------
+
+    @property
+    def send_window(self) -> int:
+        """Payloads this side may have in flight (the first window, grown by the peer)."""
+        return self._send_window
+
+    @property
+    def receive_window(self) -> int:
+        """Payloads the peer may have in flight (the first window, grown by this side)."""
+        return self._receive_window
 
     @property
     def send_credit(self) -> int:
@@ -219,7 +234,7 @@ class PortalState:
             self._check_send(message)
             self.phase = next_phase
             if isinstance(message, Pong):
-                self._credit = self.window
+                self._credit = self._send_window
         return encode(message)
 
     def ping_received(self, ping: Ping) -> bytes:
@@ -257,7 +272,9 @@ class PortalState:
             if self._end_sent:
                 self._local_error("cannot send Payload after End")
             if self._credit <= 0:
-                self._local_error(f"cannot send Payload: all {self.window} credits are in use")
+                self._local_error(
+                    f"cannot send Payload: all {self._send_window} credits are in use"
+                )
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._local_error(
                     f"a payload must hold 1 to {_messages.MAX_PAYLOAD} bytes, "
@@ -276,8 +293,13 @@ class PortalState:
                     f"cannot credit {message.messages} payloads: {self._written} are written "
                     "and not yet credited"
                 )
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self._receive_window:
+                self._local_error(
+                    f"cannot grow the window of {self._receive_window} by {message.grow}"
+                )
             self._written -= message.messages
             self._unacked -= message.messages
+            self._receive_window += message.grow
         elif isinstance(message, End):
             if self._end_sent:
                 self._local_error("End was already sent")
@@ -315,7 +337,7 @@ class PortalState:
             self._check_receive(message)
         self.phase = next_phase
         if isinstance(message, Pong):
-            self._credit = self.window - self._early
+            self._credit = self._send_window - self._early
         return message
 
     def _receive_disconnect(self, message: Disconnect, now: float) -> None:
@@ -342,9 +364,10 @@ class PortalState:
         if isinstance(message, Payload):
             if self._end_received:
                 self._remote_error(f"the {_peer(self.role)} sent Payload after End")
-            if self._unacked >= self.window:
+            if self._unacked >= self._receive_window:
                 self._remote_error(
-                    f"the {_peer(self.role)} sent more than {self.window} payloads without credit"
+                    f"the {_peer(self.role)} sent more than {self._receive_window} payloads "
+                    "without credit"
                 )
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._remote_error(
@@ -353,13 +376,19 @@ class PortalState:
                 )
             self._unacked += 1
         elif isinstance(message, Credit):
-            in_flight = self.window - self._credit
+            in_flight = self._send_window - self._credit
             if not 0 < message.messages <= in_flight:
                 self._remote_error(
                     f"the {_peer(self.role)} credited {message.messages} payloads; "
                     f"{in_flight} are unacknowledged"
                 )
-            self._credit += message.messages
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self._send_window:
+                self._remote_error(
+                    f"the {_peer(self.role)} grew the window of {self._send_window} "
+                    f"by {message.grow} (at most {_messages.MAX_WINDOW} allowed)"
+                )
+            self._send_window += message.grow
+            self._credit += message.messages + message.grow
         elif isinstance(message, End):
             if self._end_received:
                 self._remote_error(f"the {_peer(self.role)} sent End twice")
@@ -367,21 +396,26 @@ class PortalState:
 
     # --- progress of the shell's socket writes -------------------------------------------------
 
-    def payload_written(self) -> Credit | None:
-        """Record that one received payload was written to the socket.
+    def payload_written(self, *, keeping_up: bool = False) -> Credit | None:
+        """Record that one received payload was written to the socket; `keeping_up` when the
+        socket took it at once (nothing was waiting to be written).
 
         Returns the `Credit` to send now (pass it to `send`), or None. No credit is returned
-        once the peer has ended (it sends no more payloads) or the portal is closing.
+        once the peer has ended (it sends no more payloads) or the portal is closing. A credit
+        sent while keeping up doubles the window (to `MAX_WINDOW` at most).
         """
         if self._written >= self._unacked:
             self._local_error("more payloads written than received")
         self._written += 1
         if (
-            self._written >= self.window // 2
+            self._written >= self._receive_window // 2
             and self.phase is Phase.OPEN
             and not self._end_received
         ):
-            return Credit(self._written)
+            grow = 0
+            if keeping_up:
+                grow = min(self._receive_window, _messages.MAX_WINDOW - self._receive_window)
+            return Credit(self._written, grow)
         return None
 
     def end_written(self) -> None:

@@ -12,7 +12,8 @@ bytes take one way each:
 - **peer → stream**: a received payload is written at once, as far as the stream takes it
   without waiting; the rest waits in `_out` for the writer task, which also applies the
   peer's `End` (`send_eof`) once everything before it is written. The state returns `Credit`
-  as payloads are written, and the window bounds `_out`: a peer that keeps to its credit
+  as payloads are written (growing the window while the stream takes each payload at once),
+  and the window bounds `_out`: a peer that keeps to its credit
   never makes the worker that delivers to us wait, so one slow client never stalls other
   portals that share its connection.
 
@@ -218,16 +219,16 @@ class PortalWorker(Actor):
                 await self._close(f"writing the stream failed: {exc}")
                 return
             if sent == len(data):
-                await self._payloads_written(1)
+                await self._payloads_written(1, keeping_up=True)
                 return
         self._out += memoryview(data)[sent:]
         self._unwritten.append(len(data) - sent)
         self._to_write.set()
 
-    async def _payloads_written(self, count: int) -> None:
+    async def _payloads_written(self, count: int, *, keeping_up: bool = False) -> None:
         state = self.state
         for _ in range(count):
-            credit = state.payload_written()
+            credit = state.payload_written(keeping_up=keeping_up)
             if credit is not None and not await self._send(state.send(credit)):
                 await self._close("the route to the peer is gone", notify=False)
 
