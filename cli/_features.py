@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import (
+    _authority,
     _identity,
     _message,
     _node,
@@ -29,6 +30,8 @@ FEATURES: tuple[Feature, ...] = (
     _service.FEATURE,
     _relay.FEATURE,
     _secure_channel.FEATURE,
+    # After the secure channels: an authority node replaces their listener `api`.
+    _authority.FEATURE,
     _identity.FEATURE,
     _vault.FEATURE,
     _transport.FEATURE,
