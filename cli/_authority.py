@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from cyclopts import Parameter
@@ -37,12 +38,11 @@ from secure import (
     check_identifier,
 )
 
-from ._app import DEFAULT, Common, command_group, run, store
+from ._app import DEFAULT, Common, command_group, store
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
 from ._identity_store import get_or_create_identity
-from ._node import create as node_create
-from ._node import node_status
+from ._process import is_node_process, pid_alive
 from ._routes import connect_address, listener_segment
 from ._state import StateStore, check_node_name
 
@@ -251,6 +251,7 @@ def authority_create(
     foreground: Flag = False,
     common: Common = DEFAULT,
     api: Annotated[NodeApi, Parameter(parse=False)],
+    create_node: Annotated[Callable[..., Any], Parameter(parse=False)],
 ) -> None:
     """Create an authority node: it enrolls the project's members and issues their credentials.
 
@@ -329,7 +330,8 @@ def authority_create(
     folder = state.node_dir(node)
     write_config(folder, config)
     try:
-        node_create(
+        # `node create`, which the app provides (a feature imports no other feature).
+        create_node(
             node,
             tcp_listener_address=tcp_listener_address,
             foreground=foreground,
@@ -350,7 +352,7 @@ def _clear_stopped_authority(state: StateStore, name: str) -> None:
     record = state.find(name)
     if record is None:
         return
-    if run(lambda: node_status(state, record)).status == "running":
+    if pid_alive(record.pid) and is_node_process(record.pid, name):
         raise OckamError(f"node {name!r} is already running")
     if read_config(state.node_dir(name)) is None:
         raise OckamError(

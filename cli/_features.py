@@ -14,6 +14,7 @@ from . import (
     _message,
     _node,
     _portal,
+    _project,
     _relay,
     _secure_channel,
     _service,
@@ -32,6 +33,7 @@ FEATURES: tuple[Feature, ...] = (
     _secure_channel.FEATURE,
     # After the secure channels: an authority node replaces their listener `api`.
     _authority.FEATURE,
+    _project.FEATURE,
     _identity.FEATURE,
     _vault.FEATURE,
     _transport.FEATURE,
@@ -49,4 +51,4 @@ NODE_API = NodeApi(FEATURES)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `ockam` console script."""
-    run_app(argv, provide={"api": NODE_API})
+    run_app(argv, provide={"api": NODE_API, "create_node": _node.create})
