@@ -6,14 +6,22 @@ admin credentials refused."""
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
 
-from secure import Identity, IdentityPublic, Vault, issue_credential
+from secure import EnrollmentTicket, Identity, IdentityPublic, Vault, issue_credential
 
-from .conftest import Ockam
+from .conftest import Ockam, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +139,15 @@ def test_standalone_authority_admin_enrollers_members(ockam: Ockam) -> None:
         ockam, "project", "ticket", "--identity", "m7", "--enroller"
     )
 
+    # The state database holds identifiers, attributes and hashes: no secret, no key.
+    database = (ockam.home / "database.sqlite3").read_bytes()
+    secrets = [EnrollmentTicket.decode(t).secret for t in (single, double, enroller)]
+    vault = msgspec.json.decode((ockam.home / "vaults" / "default" / "vault.json").read_bytes())
+    secrets += [base64.b64decode(key) for key in vault["identities"].values()]
+    for secret in secrets:
+        assert secret not in database
+        assert secret.hex().encode() not in database
+
     # A credential about another identity, or from another issuer, makes no admin.
     borrowed = ("--identity", "m3", "--credential", admin_credential)
     assert "is not an enroller" in refused(ockam, "project", "ticket", *borrowed, "--enroller")
@@ -189,3 +206,30 @@ def test_errors_are_one_line(ockam: Ockam) -> None:
         ockam, "authority", "create", "--project-identifier", "1", "--trusted-identities", "{x"
     )
     assert "bad --expires-in" in refused(ockam, "project", "ticket", "--expires-in", "soon")
+
+
+def test_the_trust_walkthrough_runs_as_printed(ockam: Ockam, tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "trust.md").read_text()
+    section = text[text.index("## Authorities and enrollment") :]
+    found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert found is not None
+    port = str(free_port())  # the walkthrough's port 4000 may be taken here
+    script = found.group(1).replace(":4000", f":{port}").replace("/tcp/4000/", f"/tcp/{port}/")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "ockam"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m cli "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(ockam.env, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"component=db"' in done.stdout
+    assert "bob was refused: single-use ticket" in done.stdout
+    assert "already used 1 time" in done.stderr
+    information = done.stdout[done.stdout.rindex("{") :]
+    assert msgspec.json.decode(information)["authority_access_route"].endswith(
+        f"{port}/service/api"
+    )
