@@ -352,11 +352,11 @@ def _clear_stopped_authority(state: StateStore, name: str) -> None:
     record = state.find(name)
     if record is None:
         return
-    if pid_alive(record.pid) and is_node_process(record.pid, name):
-        raise OckamError(f"node {name!r} is already running")
     if read_config(state.node_dir(name)) is None:
         raise OckamError(
             f"node {name!r} already exists and is not an authority; "
             f"delete it first with `ockam node delete {name}`"
         )
+    if pid_alive(record.pid) and is_node_process(record.pid, name):
+        raise OckamError(f"node {name!r} is already running")
     state.delete(name)

@@ -233,3 +233,29 @@ def test_the_trust_walkthrough_runs_as_printed(ockam: Ockam, tmp_path: Path) -> 
     assert msgspec.json.decode(information)["authority_access_route"].endswith(
         f"{port}/service/api"
     )
+
+
+def test_an_authority_restarts_as_one_and_keeps_its_members(ockam: Ockam) -> None:
+    enroller = ockam.out("identity", "create", "enroller")
+    ockam.out("identity", "create", "alice")
+    trusted = msgspec.json.encode({enroller: {"ockam-role": "enroller"}}).decode()
+    flags = ("--project-identifier", "1", "--trusted-identities", trusted)
+    start_authority(ockam, {enroller: {"ockam-role": "enroller"}})
+    ticket = ockam.out("project", "ticket", "--identity", "enroller", "--attribute", "k=v")
+    assert '"k=v"' in ockam.out("project", "enroll", ticket, "--identity", "alice")
+    assert "is already running" in refused(ockam, "authority", "create", *flags)
+
+    ockam.out("node", "stop", "authority")
+    ockam.out("node", "start", "authority")  # same listener, still the authority
+    assert '"k=v"' in ockam.out("project", "enroll", "--identity", "alice")
+    assert ockam.out("node", "logs", "authority").count("is the authority") == 2
+
+    port = str(ockam.listener_port("authority"))
+    ockam.out("node", "delete", "authority", "--yes")
+    assert not (ockam.home / "nodes" / "authority").exists()
+    listen = ("--tcp-listener-address", f"127.0.0.1:{port}")
+    ockam.out("authority", "create", *flags, *listen)  # same identity: same members
+    assert '"k=v"' in ockam.out("project", "enroll", "--identity", "alice")
+
+    ockam.out("node", "create", "plain")
+    assert "is not an authority" in refused(ockam, "authority", "create", "plain", *flags)
