@@ -180,10 +180,13 @@ async def start_authority(controller: NodeController) -> None:
     if account is not None:
         # Admins prove themselves with the account authority's credentials, which only a
         # listener that trusts it verifies: replace the plain `api` (no channel is open yet).
+        settings = channels.settings
         trusted = SecureChannels(
             controller.node,
             identity,
-            static_private=channels.settings.static_private,
+            static_private=settings.static_private,
+            keepalive_interval=settings.keepalive_interval,
+            keepalive_timeout=settings.keepalive_timeout,
             trust=TrustContext([account]),
         )
         channels.delete_listener(DEFAULT_LISTENER)
