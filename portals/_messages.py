@@ -8,12 +8,13 @@ Pong's return route. Then `Payload`s carry the bytes both ways.
 
 Flow control: each side may have at most its window of payloads unacknowledged, `WINDOW` at
 first. The receiver writes each payload to its TCP socket and returns `Credit(n)` once it has
-written half its window of them. While its socket takes every payload at once (the receiver
-keeps up), a credit also grows the window (`Credit.grow`, doubling it) up to `MAX_WINDOW`: so a
-long link gets the bandwidth-delay product it needs, and a slow reader holds at most the window
-in any node's memory. So the mailboxes and queues on the data path stay bounded, and a TCP
-client that reads slowly holds back only its own portal, never the connection shared with
-other portals.
+written half its window of them. When the sender had its whole window in flight (the window
+held it back) and the receiver's socket takes every payload at once (it keeps up), a credit also
+grows the window (`Credit.grow`, doubling it) up to `MAX_WINDOW`: so a long link gets the
+bandwidth-delay product it needs, a short one keeps a small window, and a slow reader holds at
+most the window in any node's memory. So the mailboxes and queues on the data path stay
+bounded, and a TCP client that reads slowly holds back only its own portal, never the
+connection shared with other portals.
 
 Closing: `End` says that the sender's TCP peer shut down its write side (a half-close); the
 receiver shuts down the write side of its own socket once everything before the End is written.

@@ -108,6 +108,7 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
+        "_filled",
         "_receive_window",
         "_send_window",
         "_unacked",
@@ -130,6 +131,7 @@ class PortalState:
         """The first window, both ways (each grows on its own, to `MAX_WINDOW`)."""
         self._send_window = window  # payloads we may have in flight: the peer grows it
         self._receive_window = window  # payloads the peer may have in flight: we grow it
+        self._filled = False  # the peer had its whole window in flight since our last credit
         self.phase = Phase.IDLE
         self._credit = 0
         self._early = 0  # payloads carried by the Ping (0 or 1)
@@ -300,6 +302,7 @@ class PortalState:
             self._written -= message.messages
             self._unacked -= message.messages
             self._receive_window += message.grow
+            self._filled = False
         elif isinstance(message, End):
             if self._end_sent:
                 self._local_error("End was already sent")
@@ -375,6 +378,8 @@ class PortalState:
                     f"(1 to {_messages.MAX_PAYLOAD} allowed)"
                 )
             self._unacked += 1
+            if self._unacked == self._receive_window:
+                self._filled = True
         elif isinstance(message, Credit):
             in_flight = self._send_window - self._credit
             if not 0 < message.messages <= in_flight:
@@ -402,7 +407,9 @@ class PortalState:
 
         Returns the `Credit` to send now (pass it to `send`), or None. No credit is returned
         once the peer has ended (it sends no more payloads) or the portal is closing. A credit
-        sent while keeping up doubles the window (to `MAX_WINDOW` at most).
+        doubles the window (to `MAX_WINDOW` at most) when the window held the peer back (it had
+        all of it in flight since the last credit) and this side keeps up: the window is what
+        limits the portal, not the consumer.
         """
         if self._written >= self._unacked:
             self._local_error("more payloads written than received")
@@ -413,7 +420,7 @@ class PortalState:
             and not self._end_received
         ):
             grow = 0
-            if keeping_up:
+            if keeping_up and self._filled:
                 grow = min(self._receive_window, _messages.MAX_WINDOW - self._receive_window)
             return Credit(self._written, grow)
         return None

@@ -630,6 +630,15 @@ def test_a_receiver_that_falls_behind_keeps_the_window() -> None:
     assert link.inlet.send_window == link.outlet.receive_window == WINDOW
 
 
+def test_a_sender_that_never_fills_its_window_keeps_it() -> None:
+    link = open_link()
+    for _ in range(8):  # half a window at a time, each credited before the next
+        for _ in range(CREDIT_BATCH):
+            link.to_outlet(Payload(b"x"))
+        _write_all(link, CREDIT_BATCH, keeping_up=True)
+    assert link.inlet.send_window == link.outlet.receive_window == WINDOW
+
+
 def test_the_grown_window_is_enforced() -> None:
     link = open_link()
     _write_all(link, _send_all_credit(link), keeping_up=True)
