@@ -8,11 +8,11 @@ Pong's return route. Then `Payload`s carry the bytes both ways.
 
 Flow control: each side may have at most its window of payloads unacknowledged, `WINDOW` at
 first. The receiver writes each payload to its TCP socket and returns `Credit(n)` once it has
-written half its window of them. When the sender had its whole window in flight (the window
-held it back) and the receiver's socket takes every payload at once (it keeps up), a credit also
-grows the window (`Credit.grow`, doubling it) up to `MAX_WINDOW`: so a long link gets the
-bandwidth-delay product it needs, a short one keeps a small window, and a slow reader holds at
-most the window in any node's memory. So the mailboxes and queues on the data path stay
+written half its window of them. When the sender said it was `Blocked` (it had more to send
+than its window let it) and the receiver's socket takes every payload at once (it keeps up), a
+credit also grows the window (`Credit.grow`, doubling it) up to `MAX_WINDOW`: so a long link
+gets the bandwidth-delay product it needs, a short one keeps a small window, and a slow reader
+holds at most the window in any node's memory. So the mailboxes and queues on the data path stay
 bounded, and a TCP client that reads slowly holds back only its own portal, never the
 connection shared with other portals.
 
@@ -83,6 +83,11 @@ class Credit(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
     grow: int = 0
 
 
+class Blocked(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender used all its credit and has more to send: its window holds it back (as QUIC's
+    DATA_BLOCKED). The receiver may grow the window with its next credit."""
+
+
 class End(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
     """The sender's TCP peer shut down its write side; no more payloads follow."""
 
@@ -93,7 +98,7 @@ class Disconnect(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=Fals
     reason: str = ""
 
 
-PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | End | Disconnect
+PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | Blocked | End | Disconnect
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[PortalMessage] = msgspec.msgpack.Decoder(PortalMessage)

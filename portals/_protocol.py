@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from . import _messages
 from ._messages import (
+    Blocked,
     Credit,
     Disconnect,
     End,
@@ -63,7 +64,7 @@ class Phase(enum.Enum):
     """A protocol error happened; the state accepts nothing more."""
 
 
-_MessageType = type[Ping] | type[Pong] | type[Payload] | type[Credit] | type[End]
+_MessageType = type[Ping] | type[Pong] | type[Payload] | type[Credit] | type[Blocked] | type[End]
 
 # The handshake: (role, phase, message type) -> next phase. Data messages are allowed in OPEN by
 # both roles (and received in CLOSING), under the guards in `_check_send` / `_check_receive`.
@@ -76,7 +77,7 @@ _RECEIVE: dict[tuple[Role, Phase, _MessageType], Phase] = {
     (Role.INLET, Phase.PINGING, Pong): Phase.OPEN,
 }
 for _role in Role:
-    for _type in (Payload, Credit, End):
+    for _type in (Payload, Credit, Blocked, End):
         _SEND[(_role, Phase.OPEN, _type)] = Phase.OPEN
         _RECEIVE[(_role, Phase.OPEN, _type)] = Phase.OPEN
         # The peer sent these before it saw our Disconnect: accepted, and then ignored.
@@ -131,7 +132,7 @@ class PortalState:
         """The first window, both ways (each grows on its own, to `MAX_WINDOW`)."""
         self._send_window = window  # payloads we may have in flight: the peer grows it
         self._receive_window = window  # payloads the peer may have in flight: we grow it
-        self._filled = False  # the peer had its whole window in flight since our last credit
+        self._filled = False  # the peer said it was Blocked since our last credit
         self.phase = Phase.IDLE
         self._credit = 0
         self._early = 0  # payloads carried by the Ping (0 or 1)
@@ -283,6 +284,12 @@ class PortalState:
                     f"not {len(message.data)}"
                 )
             self._credit -= 1
+        elif isinstance(message, Blocked):
+            if self._credit or self._end_sent:
+                self._local_error(
+                    f"cannot send Blocked with {self._credit} credits left"
+                    + (" after End" if self._end_sent else "")
+                )
         elif isinstance(message, Ping):
             if len(message.data) > _messages.MAX_PAYLOAD:
                 self._local_error(
@@ -378,8 +385,8 @@ class PortalState:
                     f"(1 to {_messages.MAX_PAYLOAD} allowed)"
                 )
             self._unacked += 1
-            if self._unacked == self._receive_window:
-                self._filled = True
+        elif isinstance(message, Blocked):
+            self._filled = True
         elif isinstance(message, Credit):
             in_flight = self._send_window - self._credit
             if not 0 < message.messages <= in_flight:
@@ -407,9 +414,9 @@ class PortalState:
 
         Returns the `Credit` to send now (pass it to `send`), or None. No credit is returned
         once the peer has ended (it sends no more payloads) or the portal is closing. A credit
-        doubles the window (to `MAX_WINDOW` at most) when the window held the peer back (it had
-        all of it in flight since the last credit) and this side keeps up: the window is what
-        limits the portal, not the consumer.
+        doubles the window (to `MAX_WINDOW` at most) when the window held the peer back (it
+        sent `Blocked` since the last credit) and this side keeps up: the window is what limits
+        the portal, not the consumer.
         """
         if self._written >= self._unacked:
             self._local_error("more payloads written than received")

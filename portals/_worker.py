@@ -37,6 +37,7 @@ from transports import SocketPoller, StreamIO
 from ._enforcement import Enforcement
 from ._messages import (
     CHUNK,
+    Blocked,
     Credit,
     Disconnect,
     End,
@@ -326,7 +327,11 @@ class PortalWorker(Actor):
             elif state.finished:
                 await self._close("")
             return
-        if not await self._send(state.send(Payload(data))):
+        sent = await self._send(state.send(Payload(data)))
+        if sent and len(data) == CHUNK and state.send_credit == 0:
+            # A full read used the last credit: there is likely more, and the window holds it.
+            sent = await self._send(state.send(Blocked()))
+        if not sent:
             await self._close("the route to the peer is gone", notify=False)
         else:
             self._pause_without_credit()

@@ -16,6 +16,7 @@ from portals import (
     MAX_PAYLOAD,
     MAX_WINDOW,
     WINDOW,
+    Blocked,
     Credit,
     Disconnect,
     End,
@@ -595,11 +596,13 @@ def test_transfer_respects_the_window_and_keeps_order(
 
 
 def _send_all_credit(link: Link) -> int:
-    """The inlet sends payloads while it has credit; returns how many."""
+    """The inlet sends payloads while it has credit, then says it is Blocked; returns how many
+    payloads it sent."""
     sent = 0
     while link.inlet.can_send_payload:
         link.to_outlet(Payload(b"x"))
         sent += 1
+    assert link.to_outlet(Blocked()) == Blocked()
     return sent
 
 
@@ -637,6 +640,16 @@ def test_a_sender_that_never_fills_its_window_keeps_it() -> None:
             link.to_outlet(Payload(b"x"))
         _write_all(link, CREDIT_BATCH, keeping_up=True)
     assert link.inlet.send_window == link.outlet.receive_window == WINDOW
+
+
+def test_blocked_only_when_out_of_credit() -> None:
+    link = open_link()
+    with pytest.raises(LocalPortalError, match=f"cannot send Blocked with {WINDOW} credits left"):
+        link.inlet.send(Blocked())
+    inlet = PortalState(Role.INLET)
+    inlet.send(Ping())
+    with pytest.raises(PortalProtocolError, match="Blocked while this side is pinging"):
+        inlet.receive(encode(Blocked()))
 
 
 def test_the_grown_window_is_enforced() -> None:
