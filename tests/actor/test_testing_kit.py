@@ -3,10 +3,12 @@ route that would go around one refused, echo and sink servers, one portal manage
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 
-from actors import RELAY_SERVICE, local
+from actors import RELAY_SERVICE, Echo, WorkerStopped, local
 from portals import Portals
 from transports import NetworkNode
 from transports.testing import (
@@ -115,3 +117,23 @@ async def test_the_default_topology_fixture(ockam_topology: Topology) -> None:
     with trio.fail_after(10):
         route = ockam_topology.route("n1", "n3", "uppercase", via_hop=True)
         assert (await ockam_topology["n1"].request(route, b"hi")).payload == b"HI"
+
+
+async def test_a_late_message_for_a_stopped_worker_is_no_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What keeps a clean shutdown quiet: the last message of a portal or channel whose other
+    end stopped a moment before is logged at debug; one for an address that never had a worker
+    stays a warning."""
+    with trio.fail_after(10):
+        async with open_topology(("n1",), links=(), transport="memory") as topology:
+            node = topology["n1"]
+            await node.start_actor(Echo(), "brief")
+            assert node.stop_actor("brief")
+            with caplog.at_level(logging.DEBUG, logger="ockam.router"):
+                assert not await node.send("/service/brief", b"late")
+                assert not await node.send("/service/never", b"typo")
+            with pytest.raises(WorkerStopped, match=r"^no worker at /service/brief$"):
+                await node.request("/service/brief", b"late", timeout=5)
+    levels = {r.getMessage().rpartition(" ")[2]: r.levelno for r in caplog.records}
+    assert levels == {"/service/brief": logging.DEBUG, "/service/never": logging.WARNING}
