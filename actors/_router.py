@@ -58,7 +58,7 @@ class Router:
             if address.type != LOCAL:
                 raise ValueError(f"only local addresses can be registered, not {address}")
             if address.value in self._mailboxes:
-                raise AddressInUse(f"a worker is already registered at {address}")
+                raise AddressInUse(f"a worker is already registered at {address.text}")
         for address in addresses:
             self._mailboxes[address.value] = mailbox
             self._stopped.pop(address.value, None)
