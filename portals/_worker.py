@@ -116,7 +116,7 @@ class PortalWorker(Actor):
             await self._disconnect_on_stop()
             state = self.state
             reason = state.close_reason or ("done" if state.closed else "stopped")
-            log.info("portal %s closed: %s", self.ctx.address, reason)
+            log.info("portal %s closed: %s", self.ctx.address.text, reason)
 
     async def _disconnect_on_stop(self) -> None:
         node = self.ctx.node
@@ -176,7 +176,7 @@ class PortalWorker(Actor):
         try:
             event = state.receive(message.payload, now=trio.current_time())
         except PortalProtocolError as exc:
-            log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
+            log.warning("portal %s: protocol error: %s", self.ctx.address.text, exc)
             if was_open:
                 await self._send(encode(Disconnect(f"protocol error: {exc}")))
             await self._close(f"protocol error: {exc}", notify=False)
@@ -279,7 +279,9 @@ class PortalWorker(Actor):
                 nursery.start_soon(self._enforcement.watch, self._guard, self._close)
             self._poller = await carrier_poller(self.ctx.node, carrier)
             if self._poller is None:
-                self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+                self.state.carrier_stopped(
+                    f"the worker carrying the portal ({carrier.text}) stopped"
+                )
             else:
                 self._start_reading()
             await self._until_done()
@@ -287,7 +289,7 @@ class PortalWorker(Actor):
 
     async def _watch_carrier(self, carrier: Address) -> None:
         await self.ctx.node.monitor(carrier).wait()
-        self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+        self.state.carrier_stopped(f"the worker carrying the portal ({carrier.text}) stopped")
         self._changed_state()
 
     def _start_reading(self) -> None:
