@@ -12,6 +12,7 @@ from . import (
     _identity,
     _message,
     _node,
+    _policy,
     _portal,
     _relay,
     _secure_channel,
@@ -24,6 +25,8 @@ from ._feature import Feature, NodeApi
 
 FEATURES: tuple[Feature, ...] = (
     _node.FEATURE,
+    # Before the portals: a node restores its policies before any outlet could serve.
+    _policy.FEATURE,
     _portal.FEATURE,
     _message.FEATURE,
     _service.FEATURE,
