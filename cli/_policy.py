@@ -51,24 +51,24 @@ class CreatePolicy(Request, frozen=True, tag="policy-create"):
     `--expression`) or `allow` (either form: the boolean shorthand too).
     """
 
-    kind: PolicyKind
     resource: str
     expression: str
+    kind: PolicyKind = "resource"
     form: Literal["expression", "allow"] = "expression"
 
 
 class ShowPolicy(Request, frozen=True, tag="policy-show"):
     """The policy of one resource or resource type."""
 
-    kind: PolicyKind
     resource: str
+    kind: PolicyKind = "resource"
 
 
 class DeletePolicy(Request, frozen=True, tag="policy-delete"):
     """Forget the policy of one resource or resource type."""
 
-    kind: PolicyKind
     resource: str
+    kind: PolicyKind = "resource"
 
 
 class ListPolicies(Request, frozen=True, tag="policy-list"):
@@ -195,11 +195,9 @@ async def load_policies(controller: NodeController) -> None:
     """Read the node's policies from the state database (its setup hook), then keep saving
     them as they change."""
     # controller.home is $OCKAM_HOME/nodes/NAME, in the OCKAM_HOME the node was started with.
-    state = StateStore(controller.home.parent.parent)
-    database = PolicyDatabase(state.database, controller.node.name)
+    database = PolicyDatabase(StateStore(controller.home.parent.parent), controller.node.name)
     _persistence[controller] = _Persistence(database)
-    own = await trio.to_thread.run_sync(database.claim, controller.home)
-    rows = await trio.to_thread.run_sync(database.load) if own else []
+    rows = await trio.to_thread.run_sync(database.load)
     restored = restore(controller.portals.policies, rows)
     if rows:
         log.info("node %s restored %d policies", controller.node.name, restored)
@@ -228,8 +226,8 @@ async def _create(c: NodeController, r: CreatePolicy) -> Policy:
     return policy
 
 
-@FEATURE.handles(ShowPolicy)
-async def _show(c: NodeController, r: ShowPolicy) -> Policy:
+def _find(c: NodeController, r: ShowPolicy | DeletePolicy) -> Policy:
+    """The policy `r` names; the node's 'not found' error when there is none."""
     store = c.portals.policies
     if r.kind == "resource_type":
         policy = store.resource_type_policy(RESOURCE_TYPES[r.resource])
@@ -240,15 +238,19 @@ async def _show(c: NodeController, r: ShowPolicy) -> Policy:
     return policy
 
 
+@FEATURE.handles(ShowPolicy)
+async def _show(c: NodeController, r: ShowPolicy) -> Policy:
+    return _find(c, r)
+
+
 @FEATURE.handles(DeletePolicy)
 async def _delete(c: NodeController, r: DeletePolicy) -> Empty:
+    _find(c, r)
     store = c.portals.policies
     if r.kind == "resource_type":
-        deleted = store.delete_resource_type_policy(RESOURCE_TYPES[r.resource])
+        store.delete_resource_type_policy(RESOURCE_TYPES[r.resource])
     else:
-        deleted = store.delete_resource_policy(r.resource)
-    if not deleted:
-        raise c.not_found(f"policy for {_noun(r.kind)}", r.resource)
+        store.delete_resource_policy(r.resource)
     await save_policies(c)
     return Empty()
 
@@ -323,7 +325,7 @@ def policy_create(
     text = expression if expression is not None else allow
     assert text is not None
     parse_policy(text, form, flag=f"--{form}")
-    record, policy = ask_node(at, CreatePolicy(kind, name, text, form), Policy)
+    record, policy = ask_node(at, CreatePolicy(name, text, kind=kind, form=form), Policy)
     printer.emit(
         plain=_line(policy),
         data=policy,
@@ -339,7 +341,7 @@ def policy_show(
     """Show the policy of a resource type or of one resource."""
     printer = common.printer()
     kind, name = _target(resource)
-    _, policy = ask_node(at, ShowPolicy(kind, name), Policy)
+    _, policy = ask_node(at, ShowPolicy(name, kind=kind), Policy)
     printer.emit(
         plain=_line(policy),
         data=policy,
@@ -376,7 +378,7 @@ def policy_delete(
     printer = common.printer()
     kind, name = _target(resource)
     confirm(f"Delete the policy for {_noun(kind)} {name}?", yes=yes)
-    record, _ = ask_node(at, DeletePolicy(kind, name), Empty)
+    record, _ = ask_node(at, DeletePolicy(name, kind=kind), Empty)
     printer.emit(
         plain=name,
         data={"resource": name, "action": DEFAULT_ACTION, "node": record.name},

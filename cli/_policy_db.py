@@ -6,10 +6,8 @@ resource's name or type, the action and the expression as the user wrote it. The
 process writes the whole set of its policies after every change (`PolicyDatabase.save`) and
 reads it back when it starts (`load`).
 
-`node delete` removes the node's folder but knows nothing of this table, so a new node with
-the name of a deleted one must not inherit its policies: the node's folder holds a marker
-file, written the first time its policies are loaded; a node whose folder has no marker is
-new, and its name's old rows are dropped (`claim`).
+The rows belong to the node's record: a trigger on the `nodes` table drops them when
+`node delete` removes the record, so a new node with a deleted node's name starts with none.
 """
 
 from __future__ import annotations
@@ -17,15 +15,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-PolicyKind = Literal["resource", "resource_type"]
+from ._state import StateStore
 
-MARKER = "policies.marker"
-"""The file in a node's folder that says its rows in the table are its own."""
+PolicyKind = Literal["resource", "resource_type"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS policies (
@@ -36,6 +32,14 @@ CREATE TABLE IF NOT EXISTS policies (
     expression TEXT NOT NULL,
     PRIMARY KEY (node, kind, resource, action)
 )
+"""
+
+# `INSERT OR REPLACE` into `nodes` (a node starting again) fires no DELETE trigger (SQLite
+# runs them for REPLACE only with recursive_triggers on): only `node delete` does.
+_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS policies_follow_node AFTER DELETE ON nodes BEGIN
+    DELETE FROM policies WHERE node = OLD.name;
+END
 """
 
 
@@ -49,42 +53,27 @@ class StoredPolicy(msgspec.Struct, frozen=True):
 
 
 class PolicyDatabase:
-    """The policies of node `node` in the SQLite file `database`.
+    """The policies of node `node` in the state database of `state`.
 
     Every method opens its own connection, so a node process may call them from a worker
     thread (`trio.to_thread.run_sync`) without sharing one.
     """
 
-    def __init__(self, database: Path, node: str) -> None:
-        self.database = database
+    def __init__(self, state: StateStore, node: str) -> None:
+        self.state = state
         self.node = node
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        connection = sqlite3.connect(self.database, timeout=10)
+        self.state.all()  # creates the `nodes` table the trigger watches, if need be
+        connection = sqlite3.connect(self.state.database, timeout=10)
         try:
             connection.execute(_SCHEMA)
+            connection.execute(_TRIGGER)
             with connection:
                 yield connection
         finally:
             connection.close()
-
-    def claim(self, node_dir: Path) -> bool:
-        """Make the table's rows for this node name this node's: when `node_dir` has no
-        marker (the node is new, or its folder was deleted), drop them and write the marker.
-
-        Returns:
-            True when the node already had the marker (its rows are its own).
-        """
-        marker = node_dir / MARKER
-        if marker.exists():
-            return True
-        with self._connect() as db:
-            db.execute("DELETE FROM policies WHERE node = ?", (self.node,))
-        node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        marker.write_text("the policies of this node are in the state database\n")
-        return False
 
     def load(self) -> list[StoredPolicy]:
         """The node's policies: resources' first, then resource types', each sorted."""
