@@ -8,8 +8,10 @@ guards an outlet created after it, also after the node restarted.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -250,3 +252,38 @@ def test_resource_type_policy_guards_a_new_outlet(ockam: Ockam, tmp_path: Path) 
         )  # fmt: skip
         assert_refused(served)
         assert_served(inlet(ockam, to))
+
+
+def worked_example() -> str:
+    """The shell block of docs/trust.md's policy worked example."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "trust.md").read_text()
+    section = text[text.index("## Policies on the command line") :]
+    section = section[section.index("**Worked example**") :]
+    found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert found is not None, "the worked example has no ```sh block"
+    return found.group(1)
+
+
+def test_the_worked_example(ockam: Ockam, tmp_path: Path) -> None:
+    """docs/trust.md's worked example, as printed but for its ports (free ones here)."""
+    script = worked_example()
+    ports = {port: free_port() for port in ("5000", "6001", "6002", "6003")}
+    for old, new in ports.items():
+        assert f"127.0.0.1:{old}" in script
+        script = script.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+    bin_dir = str(Path(sys.executable).parent)  # where `ockam` and `python3` are
+    env = dict(ockam.env, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    with http_server(ports["5000"], site(tmp_path)):
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines.count("refused") == 2, done.stdout
+    assert done.stdout.endswith(PAGE)
+    log = ockam.out("node", "logs", "server")
+    assert sum("refused a portal" in line for line in log.splitlines()) == 2
