@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 import trio
 from cyclopts import Parameter
+from rich.markup import escape
 
 from portals import Policy, PolicyStore, ResourceType
 from secure import (
@@ -329,8 +330,8 @@ def policy_create(
     printer.emit(
         plain=_line(policy),
         data=policy,
-        pretty=f"[green]✔︎[/green] Policy for {_noun(kind)} {policy.resource} created at node "
-        f"{record.name}: {policy.expression}",
+        pretty=f"[green]✔︎[/green] Policy for {_noun(kind)} {escape(policy.resource)} created at "
+        f"node {record.name}: {escape(policy.expression)}",
     )
 
 
@@ -345,7 +346,7 @@ def policy_show(
     printer.emit(
         plain=_line(policy),
         data=policy,
-        pretty=f"Policy for {_noun(kind)} {policy.resource} is {policy.expression}",
+        pretty=f"Policy for {_noun(kind)} {escape(policy.resource)} is {escape(policy.expression)}",
     )
 
 
@@ -357,7 +358,8 @@ def policy_list(*, at: NodeOption = None, common: Common = DEFAULT) -> None:
     printer.table(
         title=f"Policies on node {record.name}",
         columns=["Resource", "Action", "Expression"],
-        rows=[[p.resource, p.action, p.expression] for p in policies],
+        # Expressions hold brackets (`[...]` sequences) that rich would read as markup.
+        rows=[[escape(p.resource), p.action, escape(p.expression)] for p in policies],
         data=policies,
         plain_rows=[_line(p) for p in policies],
         empty=f"No policies on node {record.name}.",
@@ -382,5 +384,5 @@ def policy_delete(
     printer.emit(
         plain=name,
         data={"resource": name, "action": DEFAULT_ACTION, "node": record.name},
-        pretty=f"[green]✔︎[/green] Policy for {_noun(kind)} {name} has been deleted",
+        pretty=f"[green]✔︎[/green] Policy for {_noun(kind)} {escape(name)} has been deleted",
     )
