@@ -13,6 +13,7 @@ from . import (
     _identity,
     _message,
     _node,
+    _policy,
     _portal,
     _project,
     _relay,
@@ -26,6 +27,8 @@ from ._feature import Feature, NodeApi
 
 FEATURES: tuple[Feature, ...] = (
     _node.FEATURE,
+    # Before the portals: a node restores its policies before any outlet could serve.
+    _policy.FEATURE,
     _portal.FEATURE,
     _message.FEATURE,
     _service.FEATURE,
