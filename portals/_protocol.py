@@ -23,12 +23,10 @@ from ._messages import (
     Credit,
     Disconnect,
     End,
-    LocalPortalError,
     Payload,
     Ping,
     Pong,
     PortalMessage,
-    PortalProtocolError,
     decode,
     encode,
 )
@@ -110,8 +108,6 @@ class PortalState:
         "_end_sent",
         "_end_written",
         "_filled",
-        "_receive_window",
-        "_send_window",
         "_unacked",
         "_written",
         "close_reason",
@@ -120,7 +116,9 @@ class PortalState:
         "gave_up",
         "peer_gone",
         "phase",
+        "receive_window",
         "role",
+        "send_window",
         "window",
     )
 
@@ -130,8 +128,10 @@ class PortalState:
         self.role = role
         self.window = window
         """The first window, both ways (each grows on its own, to `MAX_WINDOW`)."""
-        self._send_window = window  # payloads we may have in flight: the peer grows it
-        self._receive_window = window  # payloads the peer may have in flight: we grow it
+        self.send_window = window
+        """Payloads this side may have in flight: the first window, grown by the peer."""
+        self.receive_window = window
+        """Payloads the peer may have in flight: the first window, grown by this side."""
         self._filled = False  # the peer said it was Blocked since our last credit
         self.phase = Phase.IDLE
         self._credit = 0
@@ -160,16 +160,6 @@ class PortalState:
         )
 
     # --- what the shell reads ------------------------------------------------------------------
-
-    @property
-    def send_window(self) -> int:
-        """Payloads this side may have in flight (the first window, grown by the peer)."""
-        return self._send_window
-
-    @property
-    def receive_window(self) -> int:
-        """Payloads the peer may have in flight (the first window, grown by this side)."""
-        return self._receive_window
 
     @property
     def send_credit(self) -> int:
@@ -237,7 +227,7 @@ class PortalState:
             self._check_send(message)
             self.phase = next_phase
             if isinstance(message, Pong):
-                self._credit = self._send_window
+                self._credit = self.send_window
         return encode(message)
 
     def ping_received(self, ping: Ping) -> bytes:
@@ -275,9 +265,7 @@ class PortalState:
             if self._end_sent:
                 self._local_error("cannot send Payload after End")
             if self._credit <= 0:
-                self._local_error(
-                    f"cannot send Payload: all {self._send_window} credits are in use"
-                )
+                self._local_error(f"cannot send Payload: all {self.send_window} credits are in use")
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._local_error(
                     f"a payload must hold 1 to {_messages.MAX_PAYLOAD} bytes, "
@@ -302,13 +290,13 @@ class PortalState:
                     f"cannot credit {message.messages} payloads: {self._written} are written "
                     "and not yet credited"
                 )
-            if not 0 <= message.grow <= _messages.MAX_WINDOW - self._receive_window:
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self.receive_window:
                 self._local_error(
-                    f"cannot grow the window of {self._receive_window} by {message.grow}"
+                    f"cannot grow the window of {self.receive_window} by {message.grow}"
                 )
             self._written -= message.messages
             self._unacked -= message.messages
-            self._receive_window += message.grow
+            self.receive_window += message.grow
             self._filled = False
         elif isinstance(message, End):
             if self._end_sent:
@@ -328,10 +316,10 @@ class PortalState:
             PortalProtocolError: `data` is not a message the peer may send now.
         """
         if self.phase is Phase.ERROR:
-            raise PortalProtocolError("the portal already failed")
+            raise _messages.PortalProtocolError("the portal already failed")
         try:
             message = decode(data)
-        except PortalProtocolError as exc:
+        except _messages.PortalProtocolError as exc:
             self._remote_error(str(exc))
         if isinstance(message, Disconnect):
             self._receive_disconnect(message, now)
@@ -347,7 +335,7 @@ class PortalState:
             self._check_receive(message)
         self.phase = next_phase
         if isinstance(message, Pong):
-            self._credit = self._send_window - self._early
+            self._credit = self.send_window - self._early
         return message
 
     def _receive_disconnect(self, message: Disconnect, now: float) -> None:
@@ -374,9 +362,9 @@ class PortalState:
         if isinstance(message, Payload):
             if self._end_received:
                 self._remote_error(f"the {_peer(self.role)} sent Payload after End")
-            if self._unacked >= self._receive_window:
+            if self._unacked >= self.receive_window:
                 self._remote_error(
-                    f"the {_peer(self.role)} sent more than {self._receive_window} payloads "
+                    f"the {_peer(self.role)} sent more than {self.receive_window} payloads "
                     "without credit"
                 )
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
@@ -388,18 +376,18 @@ class PortalState:
         elif isinstance(message, Blocked):
             self._filled = True
         elif isinstance(message, Credit):
-            in_flight = self._send_window - self._credit
+            in_flight = self.send_window - self._credit
             if not 0 < message.messages <= in_flight:
                 self._remote_error(
                     f"the {_peer(self.role)} credited {message.messages} payloads; "
                     f"{in_flight} are unacknowledged"
                 )
-            if not 0 <= message.grow <= _messages.MAX_WINDOW - self._send_window:
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self.send_window:
                 self._remote_error(
-                    f"the {_peer(self.role)} grew the window of {self._send_window} "
+                    f"the {_peer(self.role)} grew the window of {self.send_window} "
                     f"by {message.grow} (at most {_messages.MAX_WINDOW} allowed)"
                 )
-            self._send_window += message.grow
+            self.send_window += message.grow
             self._credit += message.messages + message.grow
         elif isinstance(message, End):
             if self._end_received:
@@ -422,13 +410,13 @@ class PortalState:
             self._local_error("more payloads written than received")
         self._written += 1
         if (
-            self._written >= self._receive_window // 2
+            self._written >= self.receive_window // 2
             and self.phase is Phase.OPEN
             and not self._end_received
         ):
             grow = 0
             if keeping_up and self._filled:
-                grow = min(self._receive_window, _messages.MAX_WINDOW - self._receive_window)
+                grow = min(self.receive_window, _messages.MAX_WINDOW - self.receive_window)
             return Credit(self._written, grow)
         return None
 
@@ -502,11 +490,11 @@ class PortalState:
 
     def _local_error(self, text: str) -> NoReturn:
         self.phase = Phase.ERROR
-        raise LocalPortalError(text)
+        raise _messages.LocalPortalError(text)
 
     def _remote_error(self, text: str) -> NoReturn:
         self.phase = Phase.ERROR
-        raise PortalProtocolError(text)
+        raise _messages.PortalProtocolError(text)
 
 
 def _peer(role: Role) -> str:
