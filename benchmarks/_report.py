@@ -47,20 +47,21 @@ class Params(msgspec.Struct, frozen=True, kw_only=True):
 
     The RTT and connection figures stop after ``max_seconds`` even when their count is not
     reached; ``timeout`` bounds each figure. ``rounds``: each figure is measured that many
-    times on every path, the paths interleaved, and the median is reported.
+    times on every path, the paths interleaved, and the median is reported. The defaults are
+    the full run's: the counts and sizes the published figures use.
     """
 
-    rounds: int
-    mebibytes: float
-    rtt_count: int
-    connection_count: int
-    parallel_connections: int
-    parallel_seconds: float
-    max_seconds: float
-    timeout: float
-    link_rtts_ms: list[float]
-    link_mebibytes: float
-    first_byte_count: int
+    rounds: int = 3
+    mebibytes: float = 128
+    rtt_count: int = 5000
+    connection_count: int = 1000
+    parallel_connections: int = 100
+    parallel_seconds: float = 4
+    max_seconds: float = 8
+    timeout: float = 120
+    link_rtts_ms: list[float] = msgspec.field(default_factory=lambda: [40, 100])
+    link_mebibytes: float = 128
+    first_byte_count: int = 5
 
 
 class PathReport(msgspec.Struct, frozen=True, kw_only=True):

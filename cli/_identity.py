@@ -148,14 +148,14 @@ def identity_list(*, vault: VaultOption = None, common: Common = DEFAULT) -> Non
 
 
 @identity_app.command(name="delete")
-def identity_delete(name: str, /, *, yes: YesOption = False, common: Common = DEFAULT) -> None:
-    """Delete an identity and its private key, for good.
-
-    Parameters
-    ----------
-    name
-        The identity; one that a node uses is refused.
-    """
+def identity_delete(
+    name: Annotated[str, Parameter(help="The identity; one that a node uses is refused.")],
+    /,
+    *,
+    yes: YesOption = False,
+    common: Common = DEFAULT,
+) -> None:
+    """Delete an identity and its private key, for good."""
     printer = common.printer()
     state = store()
     info = show_identity(state.home, name)

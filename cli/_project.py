@@ -67,6 +67,9 @@ FEATURE = Feature("project", commands=[project_app])
 RELAY_ATTRIBUTE = "ockam-relay"
 """The attribute naming the relay a member may create at the project node (Ockam's)."""
 
+ProjectArgument = Annotated[
+    str | None, Parameter(help="The project (default: the default project).")
+]
 ProjectOption = Annotated[
     str | None, Parameter(name="--project", help="The project (default: the default project).")
 ]
@@ -206,14 +209,8 @@ def project_list(*, common: Common = DEFAULT) -> None:
 
 
 @project_app.command(name="show")
-def project_show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
-    """Show a project.
-
-    Parameters
-    ----------
-    name
-        The project (default: the default project).
-    """
+def project_show(name: ProjectArgument = None, /, *, common: Common = DEFAULT) -> None:
+    """Show a project."""
     projects = _projects()
     project = projects.get(name)
     routes = ", ".join(projects.access_routes(project.name)) or "-"
@@ -227,14 +224,8 @@ def project_show(name: str | None = None, /, *, common: Common = DEFAULT) -> Non
 
 
 @project_app.command(name="information")
-def project_information(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
-    """Print what another machine needs to use a project (`project import` reads it).
-
-    Parameters
-    ----------
-    name
-        The project (default: the default project).
-    """
+def project_information(name: ProjectArgument = None, /, *, common: Common = DEFAULT) -> None:
+    """Print what another machine needs to use a project (`project import` reads it)."""
     info = compact(_projects().get(name))
     common.printer().emit(
         plain=msgspec.json.encode(info).decode(),

@@ -72,14 +72,8 @@ class ProjectConfigCompact(msgspec.Struct, frozen=True):
 
 def compact(project: ProjectModel) -> ProjectConfigCompact:
     """`project` in the shape `project information` prints."""
-    return ProjectConfigCompact(
-        id=project.id,
-        name=project.name,
-        identity=project.identity,
-        access_route=project.access_route,
-        authority_access_route=project.authority_access_route,
-        authority_identity=project.authority_identity,
-    )
+    fields = {name: getattr(project, name) for name in ProjectConfigCompact.__struct_fields__}
+    return ProjectConfigCompact(**fields)
 
 
 def check_project(project: ProjectModel) -> ProjectModel:

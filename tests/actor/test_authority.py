@@ -72,6 +72,10 @@ class Project:
             channels, trust.authority_route, [AUTHORITY.identifier]
         )
 
+    async def admin(self) -> AuthorityClient:
+        """The admin's client of the authority."""
+        return await self.client(self.channels("admin", ADMIN))
+
 
 @asynccontextmanager
 async def project(tmp_path: Path, *, credential_ttl: int = 3600) -> AsyncIterator[Project]:
@@ -112,7 +116,7 @@ async def test_a_ticket_makes_a_member_who_gets_a_credential(
 ) -> None:
     with trio.fail_after(60):
         async with project(tmp_path) as p:
-            admin = await p.client(p.channels("admin", ADMIN))
+            admin = await p.admin()
             ticket = await admin.create_ticket(attributes={"component": "web"})
             assert ticket.authority.identifier == AUTHORITY.identifier
 
@@ -165,7 +169,7 @@ async def test_members_carry_each_others_subject_and_a_5s_credential_refreshes(
     alice, bob = Identity.generate(), Identity.generate()
     with trio.fail_after(120):
         async with project(tmp_path, credential_ttl=5) as p:
-            admin = await p.client(p.channels("admin", ADMIN))
+            admin = await p.admin()
             refreshers = {}
             channels = {}
             for name, identity, component in (("alice", alice, "web"), ("bob", bob, "db")):
@@ -235,7 +239,7 @@ async def test_an_authority_without_tickets_or_direct_authentication_refuses_the
 ) -> None:
     with trio.fail_after(60):
         async with project(tmp_path) as p:
-            admin = await p.client(p.channels("admin", ADMIN))
+            admin = await p.admin()
             ticket = await admin.create_ticket()
             p.service.token_enrollment = False
             p.service.direct_authentication = False
