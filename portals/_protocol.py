@@ -273,11 +273,8 @@ class PortalState:
                 )
             self._credit -= 1
         elif isinstance(message, Blocked):
-            if self._credit or self._end_sent:
-                self._local_error(
-                    f"cannot send Blocked with {self._credit} credits left"
-                    + (" after End" if self._end_sent else "")
-                )
+            if self._credit:
+                self._local_error(f"cannot send Blocked with {self._credit} credits left")
         elif isinstance(message, Ping):
             if len(message.data) > _messages.MAX_PAYLOAD:
                 self._local_error(
