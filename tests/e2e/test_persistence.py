@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import trio
 
-from .conftest import Ockam, free_port, pid_alive
+from .conftest import Ockam, free_port, pid_alive, port_bound
 from .test_relay_portal import http_server
 
 pytestmark = pytest.mark.e2e
@@ -205,3 +205,20 @@ def test_delete_forgets_and_node_delete_removes_the_rows(ockam: Ockam, web: int)
     # A new node of the same name starts with nothing of the old one's.
     ockam.run("node", "create", "n")
     assert ockam.json("tcp-outlet", "list", "--at", "n") == []
+
+
+def test_a_status_server_comes_back_on_its_port(ockam: Ockam) -> None:
+    ockam.run("node", "create", "n", "--http-server")
+    shown = ockam.json("node", "show", "n")
+    assert isinstance(shown, dict)
+    address = shown["http_server_address"]
+    assert isinstance(address, dict)
+    port = int(str(address["V4"]).rpartition(":")[2])
+    kill(ockam, "n")
+    assert not port_bound(port)
+    ockam.run("node", "start", "n")
+    assert port_bound(port)
+    assert ockam.json("node", "show", "n")["http_server_address"] == address  # type: ignore[index]
+    ockam.run("node", "stop", "n")
+    ockam.run("node", "start", "n")
+    assert port_bound(port)
