@@ -139,18 +139,14 @@ def test_kill_9_of_either_end_and_start_brings_the_portal_back(ockam: Ockam, web
     # Nothing but `node start`: the outlet serves, the relay registers again, and the
     # client's inlet, which never stopped, reaches the new outlet through it.
     assert served_within(inlet_port) == "persisted\n"
-    outlets = ockam.json("tcp-outlet", "list", "--at", "server")
-    assert isinstance(outlets, list)
-    assert [o["to"] for o in outlets] == [f"127.0.0.1:{web}"]
-    relays = ockam.json("relay", "list", "--at", "server")
-    assert isinstance(relays, list)
+    assert [o["to"] for o in listed(ockam, "tcp-outlet", "server")] == [f"127.0.0.1:{web}"]
+    relays = listed(ockam, "relay", "server")
     assert [r["remote_address"] for r in relays] == ["forward_to_server"]
 
     kill(ockam, "client")
     ockam.run("node", "start", "client")
     assert served_within(inlet_port) == "persisted\n"
-    inlets = ockam.json("tcp-inlet", "list", "--at", "client")
-    assert isinstance(inlets, list)
+    inlets = listed(ockam, "tcp-inlet", "client")
     assert [i["bind_addr"] for i in inlets] == [f"127.0.0.1:{inlet_port}"]
 
 
