@@ -17,6 +17,8 @@ foreign key needs. `INSERT OR REPLACE` of the record (a node started again) does
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import itertools
 import logging
 import sqlite3
 import time
@@ -82,7 +84,6 @@ class Persistence:
     def __init__(self, store: StateStore, node: str) -> None:
         self.database: Path = store.database
         self.node = node
-        self._replacing: PersistedResource | None = None
         store.all()  # makes sure the `nodes` table the trigger watches exists
         with self._connect() as db:
             for statement in _SCHEMA:
@@ -100,7 +101,7 @@ class Persistence:
     def remember(self, kind: str, key: str, request: Request) -> None:
         """Write (or overwrite) the row of resource `kind`/`key`."""
         with self._connect() as db:
-            replaced = self._replacing
+            replaced = _REPLACING.get()
             if replaced is not None and replaced.kind == kind and replaced.key != key:
                 # A restored resource known by a new key (a connection's worker address).
                 db.execute(
@@ -114,13 +115,23 @@ class Persistence:
                 (self.node, kind, key, encode(request), self.node, kind, key, time.time()),
             )
 
-    def forget(self, kind: str, key: str) -> None:
-        """Remove the row of resource `kind`/`key`, if there is one."""
+    def forget(self, kind: str, key: str) -> bool:
+        """Remove the row of resource `kind`/`key`; False when there was none."""
         with self._connect() as db:
-            db.execute(
+            cursor = db.execute(
                 "DELETE FROM node_resources WHERE node = ? AND kind = ? AND key = ?",
                 (self.node, kind, key),
             )
+        return cursor.rowcount > 0
+
+    def holds(self, kind: str, key: str) -> bool:
+        """True while the row of resource `kind`/`key` exists."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM node_resources WHERE node = ? AND kind = ? AND key = ?",
+                (self.node, kind, key),
+            ).fetchone()
+        return row is not None
 
     def resources(self) -> list[PersistedResource]:
         """The node's rows, in the order they come back in."""
@@ -153,15 +164,6 @@ class Persistence:
                 (self.node, port),
             )
 
-    @contextlib.contextmanager
-    def replacing(self, row: PersistedResource) -> Iterator[None]:
-        """While `row` is being restored: a new key written for its kind replaces its key."""
-        self._replacing = row
-        try:
-            yield
-        finally:
-            self._replacing = None
-
 
 _ATTACHED: WeakKeyDictionary[NodeController, Persistence] = WeakKeyDictionary()
 
@@ -193,49 +195,94 @@ def forgetting(
 
     `stored_key` maps the key a delete names to the one the row has (a listener's worker
     address to its socket address); it runs before `remove`, while the item still exists.
+    A resource that did not come back (its row waits for the next start, or for a retry) is
+    deleted by forgetting its row.
     """
 
     def removing(c: NodeController, key: str) -> bool:
-        row_key = stored_key(c, key)
+        row_key = stored_key(c, key) or key
         removed = remove(c, key)
         persistence = _ATTACHED.get(c)
-        if removed and row_key is not None and persistence is not None:
-            persistence.forget(kind, row_key)
-        return removed
+        forgotten = persistence is not None and persistence.forget(kind, row_key)
+        return removed or forgotten
 
     return removing
+
+
+RETRIED = frozenset({"relay", "tcp-connection"})
+"""Kinds that, when they cannot come back at start, are tried again in the background: what
+they reach (a relay node, a peer) may come up after this node does, as after a reboot."""
+
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+"""Seconds between the tries of a resource that did not come back; the last one repeats."""
 
 
 async def restore(controller: NodeController, api: NodeApi, persistence: Persistence) -> int:
     """Bring back every resource the database holds for the node; returns how many came back.
 
     One that cannot (its port is taken, its relay node is down) is logged in one line with
-    the reason, keeps its row for the next start, and keeps no other from coming back.
+    the reason, keeps its row for the next start, and keeps no other from coming back; a
+    relay or a connection is tried again in the background (`RETRIED`) until it is back or
+    deleted.
     """
     restored = 0
     for row in persistence.resources():
-        what = f"{row.kind} {row.key!r}"
+        what = f"{row.kind} {row.key!r} on node {row.node}"
         try:
             request = api.decode(row.request)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            log.warning("could not restore %s on node %s: unreadable row (%s)", what, row.node, exc)
+            log.warning("could not restore %s: unreadable row (%s)", what, exc)
             continue
-        with persistence.replacing(row), trio.move_on_after(RESTORE_TIMEOUT) as scope:
+        reason = await _bring_back(controller, api, row, request)
+        if reason is None:
+            restored += 1
+        elif row.kind in RETRIED:
+            log.warning("could not restore %s: %s; trying again in the background", what, reason)
+            controller.node.nursery.start_soon(_retry, controller, api, persistence, row, request)
+        else:
+            log.warning("could not restore %s: %s", what, reason)
+    return restored
+
+
+_REPLACING: contextvars.ContextVar[PersistedResource | None] = contextvars.ContextVar(
+    "replacing", default=None
+)
+"""The row being restored in this task: a new key written for its kind replaces its key. A
+context variable, so that control requests served meanwhile (other tasks) never see it."""
+
+
+async def _bring_back(
+    controller: NodeController, api: NodeApi, row: PersistedResource, request: Request
+) -> str | None:
+    """Send `request` to the node's handlers again; why it failed, or None once it worked."""
+    token = _REPLACING.set(row)
+    try:
+        with trio.move_on_after(RESTORE_TIMEOUT):
             try:
                 try:
                     await api.handle(controller, request)
                 except BaseExceptionGroup as group:
                     raise unwrap_group(group) from None
             except Exception as exc:
-                log.warning("could not restore %s on node %s: %s", what, row.node, exc)
-                continue
-        if scope.cancelled_caught:
-            log.warning(
-                "could not restore %s on node %s: not back within %g s",
-                what,
-                row.node,
-                RESTORE_TIMEOUT,
-            )
-            continue
-        restored += 1
-    return restored
+                return str(exc) or type(exc).__name__
+            return None
+        return f"not back within {RESTORE_TIMEOUT:g} s"
+    finally:
+        _REPLACING.reset(token)
+
+
+async def _retry(
+    controller: NodeController,
+    api: NodeApi,
+    persistence: Persistence,
+    row: PersistedResource,
+    request: Request,
+) -> None:
+    """Try `row` again, after each of `RETRY_DELAYS`, until it is back or its row is gone."""
+    for attempt in itertools.count():
+        await trio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+        if not persistence.holds(row.kind, row.key):
+            return  # deleted meanwhile
+        if await _bring_back(controller, api, row, request) is None:
+            log.info("restored %s %r on node %s", row.kind, row.key, row.node)
+            return

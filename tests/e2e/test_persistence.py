@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import trio
@@ -81,6 +82,17 @@ def rows(ockam: Ockam, node: str) -> list[tuple[str, str]]:
     return [(kind, key) for kind, key in found]
 
 
+@contextmanager
+def taken(port: int) -> Iterator[None]:
+    """Port `port` of 127.0.0.1 listened on by this test (an inlet's, the node down)."""
+    with socket.socket() as taker:
+        # An earlier portal's connection may linger in TIME_WAIT on the port.
+        taker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taker.bind(("127.0.0.1", port))
+        taker.listen()
+        yield
+
+
 @pytest.fixture
 def web(ockam: Ockam) -> Iterator[int]:
     """`python3 -m http.server` serving an index.html; yields its port."""
@@ -150,6 +162,29 @@ def test_kill_9_of_either_end_and_start_brings_the_portal_back(ockam: Ockam, web
     assert [i["bind_addr"] for i in inlets] == [f"127.0.0.1:{inlet_port}"]
 
 
+def test_a_relay_whose_relay_node_is_down_comes_back_once_it_is_up(ockam: Ockam, web: int) -> None:
+    inlet_port = portal_through_relay(ockam, web)
+    # As after a reboot where the relay node starts last.
+    ockam.run("node", "stop", "relay")
+    ockam.run("node", "stop", "server")
+    ockam.run("node", "start", "server")
+    logged = ockam.out("node", "logs", "server")
+    assert "could not restore relay 'server' on node server:" in logged
+    assert "trying again in the background" in logged
+    ockam.run("node", "start", "relay")
+
+    async def relayed_again() -> str:
+        # A bound for the test, not a promise of the product: the retries back off to 15 s.
+        with trio.fail_after(60):
+            while (body := await curl(inlet_port)) is None:
+                await trio.sleep(0.2)
+        return body
+
+    assert trio.run(relayed_again) == "persisted\n"
+    relays = listed(ockam, "relay", "server")
+    assert [r["remote_address"] for r in relays] == ["forward_to_server"]
+
+
 def test_a_resource_that_cannot_come_back_is_logged_and_the_node_starts(
     ockam: Ockam, web: int
 ) -> None:
@@ -159,10 +194,7 @@ def test_a_resource_that_cannot_come_back_is_logged_and_the_node_starts(
                      "--to", "/node/n/service/outlet")  # fmt: skip
     port = int(bind.rpartition(":")[2])
     ockam.run("node", "stop", "n")
-    with socket.socket() as taker:
-        # The inlet's port is taken while the node is down.
-        taker.bind(("127.0.0.1", port))
-        taker.listen()
+    with taken(port):  # while the node is down
         ockam.run("node", "start", "n")
         logged = ockam.out("node", "logs", "n")
         assert "could not restore tcp-inlet 'web' on node n:" in logged
@@ -175,6 +207,13 @@ def test_a_resource_that_cannot_come_back_is_logged_and_the_node_starts(
     ockam.run("node", "stop", "n")
     ockam.run("node", "start", "n")
     assert served_within(port) == "persisted\n"
+    # An inlet that did not come back can still be deleted: its row goes.
+    ockam.run("node", "stop", "n")
+    with taken(port):
+        ockam.run("node", "start", "n")
+    ockam.run("tcp-inlet", "delete", "web", "--at", "n")
+    assert ("tcp-inlet", "web") not in rows(ockam, "n")
+    assert ockam.run("tcp-inlet", "delete", "web", "--at", "n", check=False).returncode == 1
 
 
 def test_delete_forgets_and_node_delete_removes_the_rows(ockam: Ockam, web: int) -> None:
