@@ -257,3 +257,31 @@ def test_a_status_server_comes_back_on_its_port(ockam: Ockam) -> None:
     ockam.run("node", "stop", "n")
     ockam.run("node", "start", "n")
     assert port_bound(port)
+
+
+def test_listeners_and_connections_come_back_and_are_forgotten_by_any_key(ockam: Ockam) -> None:
+    ockam.run("node", "create", "a")
+    ockam.run("node", "create", "b")
+    peer = f"127.0.0.1:{ockam.listener_port('b')}"
+    worker = ockam.out("tcp-connection", "create", "--from", "a", "--to", peer)
+    listener = ockam.out("tcp-listener", "create", "127.0.0.1:0", "--at", "a")
+    assert rows(ockam, "a") == [
+        ("tcp-connection", worker.removeprefix("/worker/")),
+        ("tcp-listener", listener),
+    ]
+    ockam.run("node", "stop", "a")
+    ockam.run("node", "start", "a")
+    # The connection is back under a new worker address, and its row's key follows.
+    (line,) = ockam.out("tcp-connection", "list", "--at", "a").splitlines()
+    again, mode, to = line.split()
+    assert (mode, to) == ("outgoing", peer)
+    assert again != worker
+    assert rows(ockam, "a") == [
+        ("tcp-connection", again.removeprefix("/worker/")),
+        ("tcp-listener", listener),
+    ]
+    listeners = ockam.out("tcp-listener", "list", "--at", "a").splitlines()
+    (listener_worker,) = [w for w, address, _ in map(str.split, listeners) if address == listener]
+    ockam.run("tcp-listener", "delete", listener_worker, "--at", "a")
+    ockam.run("tcp-connection", "delete", again, "--from", "a")
+    assert rows(ockam, "a") == []
