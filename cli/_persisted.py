@@ -217,31 +217,68 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 """Seconds between the tries of a resource that did not come back; the last one repeats."""
 
 
+RESTORE_BUDGET = 10.0
+"""Seconds a starting node spends restoring before its control socket answers; what is left
+then comes back in the background (`node start` waits 20 s for the node to answer)."""
+
+
 async def restore(controller: NodeController, api: NodeApi, persistence: Persistence) -> int:
     """Bring back every resource the database holds for the node; returns how many came back.
 
     One that cannot (its port is taken, its relay node is down) is logged in one line with
     the reason, keeps its row for the next start, and keeps no other from coming back; a
     relay or a connection is tried again in the background (`RETRIED`) until it is back or
-    deleted.
+    deleted. Those left after `RESTORE_BUDGET` seconds come back in the background.
     """
+    rows = persistence.resources()
+    deadline = trio.current_time() + RESTORE_BUDGET
     restored = 0
-    for row in persistence.resources():
-        what = f"{row.kind} {row.key!r} on node {row.node}"
-        try:
-            request = api.decode(row.request)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            log.warning("could not restore %s: unreadable row (%s)", what, exc)
-            continue
-        reason = await _bring_back(controller, api, row, request)
-        if reason is None:
-            restored += 1
-        elif row.kind in RETRIED:
-            log.warning("could not restore %s: %s; trying again in the background", what, reason)
-            controller.node.nursery.start_soon(_retry, controller, api, persistence, row, request)
-        else:
-            log.warning("could not restore %s: %s", what, reason)
+    for index, row in enumerate(rows):
+        if trio.current_time() >= deadline:
+            log.warning(
+                "node %s: %d resource(s) left to restore after %g s; restoring them in the "
+                "background",
+                persistence.node,
+                len(rows) - index,
+                RESTORE_BUDGET,
+            )
+            controller.node.nursery.start_soon(
+                _restore_rows, controller, api, persistence, rows[index:]
+            )
+            break
+        restored += await _restore_row(controller, api, persistence, row)
     return restored
+
+
+async def _restore_rows(
+    controller: NodeController,
+    api: NodeApi,
+    persistence: Persistence,
+    rows: list[PersistedResource],
+) -> None:
+    for row in rows:
+        await _restore_row(controller, api, persistence, row)
+
+
+async def _restore_row(
+    controller: NodeController, api: NodeApi, persistence: Persistence, row: PersistedResource
+) -> int:
+    """Bring back `row`: 1 when it came back, 0 when not (logged, retried when `RETRIED`)."""
+    what = f"{row.kind} {row.key!r} on node {row.node}"
+    try:
+        request = api.decode(row.request)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("could not restore %s: unreadable row (%s)", what, exc)
+        return 0
+    reason = await _bring_back(controller, api, row, request)
+    if reason is None:
+        return 1
+    if row.kind in RETRIED:
+        log.warning("could not restore %s: %s; trying again in the background", what, reason)
+        controller.node.nursery.start_soon(_retry, controller, api, persistence, row, request)
+    else:
+        log.warning("could not restore %s: %s", what, reason)
+    return 0
 
 
 _REPLACING: contextvars.ContextVar[PersistedResource | None] = contextvars.ContextVar(
