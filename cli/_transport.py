@@ -44,7 +44,7 @@ LISTENERS = Resource(
     noun="TCP listener",
     info=ListenerInfo,
     columns=("Worker address", "Socket address", "Transport"),
-    row=lambda i: [f"/worker/{i.worker}", i.address, i.transport],
+    row=lambda i: [f"/service/{i.worker}", i.address, i.transport],
     items=lambda c: [i for t in _transports(c) for i in t.listeners()],
     keys=lambda i: [i.worker, i.address],
     remove=forgetting(
@@ -52,7 +52,7 @@ LISTENERS = Resource(
         lambda c, key: any(t.stop_listener(key) for t in _transports(c)),
         _listener_address,
     ),
-    line=lambda i: f"/worker/{i.worker}  {i.address}  {i.transport}",
+    line=lambda i: f"/service/{i.worker}  {i.address}  {i.transport}",
     shown=lambda i: i.address,
     key=Key("address", "A socket address (HOST:PORT) or a worker address.", local_name),
     view=lambda i, _: listener_status(i),
@@ -63,18 +63,18 @@ CONNECTIONS = Resource(
     noun="TCP connection",
     info=ConnectionInfo,
     columns=("Worker address", "Transport Type", "Mode", "Socket address"),
-    row=lambda i: [f"0#{i.worker}", "TCP", _mode(i), i.peer],
+    row=lambda i: [f"/service/{i.worker}", "TCP", _mode(i), i.peer],
     items=lambda c: [i for t in _transports(c) for i in t.connections()],
     keys=lambda i: [i.worker],
     remove=forgetting(
         "tcp-connection", lambda c, worker: any(t.disconnect(worker) for t in _transports(c))
     ),
-    line=lambda i: f"/worker/{i.worker}  {i.mode}  {i.peer}",
-    key=Key("worker", "The connection's worker address, like /worker/HEX.", local_name),
+    line=lambda i: f"/service/{i.worker}  {i.mode}  {i.peer}",
+    key=Key("worker", "The connection's worker address, like /service/HEX.", local_name),
     view=lambda i, _: connection_status(i),
     created=(
-        "/worker/{i.worker}",
-        "[green]✔︎[/green] TCP connection to {i.peer}: /worker/{i.worker}",
+        "/service/{i.worker}",
+        "[green]✔︎[/green] TCP connection to {i.peer}: /service/{i.worker}",
     ),
     node_flags=CONNECTION_FLAGS,
 )

@@ -266,7 +266,7 @@ def test_listeners_and_connections_come_back_and_are_forgotten_by_any_key(ockam:
     worker = ockam.out("tcp-connection", "create", "--from", "a", "--to", peer)
     listener = ockam.out("tcp-listener", "create", "127.0.0.1:0", "--at", "a")
     assert rows(ockam, "a") == [
-        ("tcp-connection", worker.removeprefix("/worker/")),
+        ("tcp-connection", worker.removeprefix("/service/")),
         ("tcp-listener", listener),
     ]
     ockam.run("node", "stop", "a")
@@ -277,7 +277,7 @@ def test_listeners_and_connections_come_back_and_are_forgotten_by_any_key(ockam:
     assert (mode, to) == ("outgoing", peer)
     assert again != worker
     assert rows(ockam, "a") == [
-        ("tcp-connection", again.removeprefix("/worker/")),
+        ("tcp-connection", again.removeprefix("/service/")),
         ("tcp-listener", listener),
     ]
     listeners = ockam.out("tcp-listener", "list", "--at", "a").splitlines()
