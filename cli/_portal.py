@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from cyclopts import Parameter
 
 from actors import local_name
@@ -23,6 +24,7 @@ from ._controller import NodeController
 from ._feature import Feature
 from ._inlet_identity import channels_as
 from ._node_view import inlet_status, outlet_status
+from ._persisted import forgetting, remember
 from ._resource import Key, Resource
 from ._routes import socket_address
 
@@ -33,7 +35,7 @@ OUTLETS = Resource(
     row=lambda i: [i.worker_address, i.to],
     items=lambda c: c.portals.outlets(),
     keys=lambda i: [i.alias],
-    remove=lambda c, name: c.portals.delete_outlet(name),
+    remove=forgetting("tcp-outlet", lambda c, name: c.portals.delete_outlet(name)),
     line=lambda i: f"{i.worker_address}  {i.to}",
     key=Key("address", "The outlet's address, like /service/outlet or outlet.", local_name),
     view=lambda i, _: outlet_status(i),
@@ -51,7 +53,7 @@ INLETS = Resource(
     row=lambda i: [i.alias, i.bind_addr, i.to, i.status],
     items=lambda c: c.portals.inlets(),
     keys=lambda i: [i.alias],
-    remove=lambda c, alias: c.portals.delete_inlet(alias),
+    remove=forgetting("tcp-inlet", lambda c, alias: c.portals.delete_inlet(alias)),
     line=lambda i: f"{i.alias}  {i.bind_addr}  {i.to}",
     key=Key("alias", "The inlet's alias."),
     view=lambda i, _: inlet_status(i),
@@ -93,7 +95,9 @@ class CreateInlet(Request, frozen=True, tag="tcp-inlet-create"):
 
 @FEATURE.handles(CreateOutlet)
 async def _create_outlet(c: NodeController, r: CreateOutlet) -> OutletInfo:
-    return await c.portals.create_outlet(target=r.target, address=r.address, policy=r.allow)
+    info = await c.portals.create_outlet(target=r.target, address=r.address, policy=r.allow)
+    remember(c, "tcp-outlet", info.alias, msgspec.structs.replace(r, address=info.alias))
+    return info
 
 
 @FEATURE.handles(CreateInlet)
@@ -102,9 +106,17 @@ async def _create_inlet(c: NodeController, r: CreateInlet) -> InletInfo:
     # With secure channels, an inlet whose channel ended opens a new one for its next client.
     refresh = channels.refresh if channels is not None else None
     route = await resolve_secure_route(r.route, channels)
-    return await c.portals.create_inlet(
+    info = await c.portals.create_inlet(
         bind=r.bind, route=route, alias=r.alias, refresh=refresh, policy=r.allow
     )
+    # Restarted, the inlet listens on the port it has now, even when 0 was asked for.
+    remember(
+        c,
+        "tcp-inlet",
+        info.alias,
+        msgspec.structs.replace(r, bind=info.bind_addr, alias=info.alias),
+    )
+    return info
 
 
 AllowOption = Annotated[

@@ -14,6 +14,7 @@ from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._node_view import relay_info, relay_show
+from ._persisted import forgetting, remember
 from ._resource import Key, Resource
 
 
@@ -32,7 +33,7 @@ RELAYS = Resource(
     row=lambda r: [r.name, r.remote_address, r.at, r.status],
     items=lambda c: [client.info() for client in c.relays.values()],
     keys=lambda r: [r.name],
-    remove=_remove,
+    remove=forgetting("relay", _remove),
     line=lambda r: r.remote_address,
     pretty=lambda r, _: f"{r.name}: {r.remote_address} at {r.at} ({r.status})",
     key=Key("name", "The relay's name."),
@@ -70,6 +71,7 @@ async def _create_relay(c: NodeController, r: CreateRelay) -> RelayInfo:
         c.node.stop_actor(old.ctx.address)
     client = await start_relay(c.node, at=await c.route(r.at), name=r.name)
     c.relays[r.name] = client
+    remember(c, "relay", r.name, r)
     return client.info()
 
 

@@ -23,6 +23,7 @@ from ._feature import NodeApi
 from ._node_metrics import node_statistics
 from ._node_view import http_address, node_resources
 from ._ockam_views import NodeResources
+from ._persisted import Persistence, attach, restore
 from ._state import StateStore
 from ._status_server import ErrorCounter, NodeStatistics, StatusServer
 
@@ -153,8 +154,14 @@ async def serve_node(
         controller.home = store.node_dir(name)
         for hook in api.setup:
             await hook(controller)
-        if http_server_port is not None:
-            await start_status_server(store, controller, port=http_server_port)
+        persistence = Persistence(store, name)
+        attach(controller, persistence)
+        await _start_status_server(store, controller, persistence, http_server_port)
+        # Before the control socket answers: `node start` returns with the node's resources
+        # back (or logged as not back), each bounded by RESTORE_TIMEOUT.
+        restored = await restore(controller, api, persistence)
+        if restored:
+            log.info("node %s restored %d resource(s) from the state database", name, restored)
         server = ControlServer(controller, api, store.socket_path(name))
         await node.start_actor(server, "_control")
         store.put(
@@ -185,6 +192,25 @@ def _raise_descriptor_limit() -> None:
     wanted = hard if hard != unlimited else max(soft, 1 << 20)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+async def _start_status_server(
+    store: StateStore, controller: NodeController, persistence: Persistence, port: int | None
+) -> None:
+    """Start the status server on `port`, or on the port it had before the node stopped (a
+    port taken since is logged, and the node starts without it); remember where it listens."""
+    saved = persistence.http_server_port() if port is None else None
+    wanted = port if port is not None else saved
+    if wanted is None:
+        return
+    try:
+        await start_status_server(store, controller, port=wanted)
+    except OSError as exc:
+        if port is not None:
+            raise
+        log.warning("could not restore the HTTP status server on port %d: %s", wanted, exc)
+        return
+    persistence.remember_http_server(int(controller.http_server.rpartition(":")[2]))
 
 
 async def start_status_server(store: StateStore, controller: NodeController, *, port: int) -> None:

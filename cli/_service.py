@@ -25,6 +25,7 @@ from ._control import Empty, Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._node_view import worker_status
+from ._persisted import forgetting, remember
 from ._resource import Key, Resource
 
 START_TIMEOUT = 10.0
@@ -91,6 +92,12 @@ def _stop_service(c: NodeController, address: str) -> bool:
     return bool(running) and c.node.stop_actor(running[0].address)
 
 
+def _service_address(c: NodeController, address: str) -> str | None:
+    # A service's row is kept by its address; a stop may name one of its aliases instead.
+    found = (w for w in c.node.workers() if w.service and address in (w.address, *w.aliases))
+    return next((w.address for w in found), None)
+
+
 def _service_line(s: ServiceInfo) -> str:
     where = f"/service/{s.address}" if s.running else "available"
     return f"{s.name}  {where}  {s.kind}" + (f"  error: {s.error}" if s.error else "")
@@ -108,7 +115,7 @@ SERVICES = Resource(
     ],
     items=_services,
     keys=lambda s: [s.address] if s.running else [s.name],
-    remove=_stop_service,
+    remove=forgetting("service", _stop_service, _service_address),
     line=_service_line,
     key=Key("address", "The service's address, like /service/echo.", local_name),
     help={
@@ -141,6 +148,8 @@ async def _start_service(c: NodeController, r: StartService) -> Empty:
             raise PluginError(f"--config for service {r.name!r} is not JSON: {exc}") from None
     with trio.move_on_after(START_TIMEOUT):
         await start_service(c.node, r.name, address=r.address, config=config)
+        address = r.address or r.name
+        remember(c, "service", address, msgspec.structs.replace(r, address=address))
         return Empty()
     raise OckamError(f"service {r.name!r} did not start within {START_TIMEOUT:g} s")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 import trio
 from cyclopts import Parameter
 
@@ -15,6 +16,7 @@ from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._node_view import connection_status, listener_status
+from ._persisted import forgetting, remember
 from ._resource import Key, Resource
 
 CONNECT_TIMEOUT = 10.0
@@ -28,6 +30,12 @@ def _transports(c: NodeController) -> list[StreamTransport]:
     return [c.node.tcp, c.node.ws]
 
 
+def _listener_address(c: NodeController, key: str) -> str | None:
+    # A listener's row is kept by its socket address; a delete may name its worker instead.
+    found = (i for t in _transports(c) for i in t.listeners() if key in (i.worker, i.address))
+    return next((i.address for i in found), None)
+
+
 def _mode(info: ConnectionInfo) -> str:
     return "Remote connection" if info.mode == "outgoing" else "Incoming connection"
 
@@ -39,7 +47,11 @@ LISTENERS = Resource(
     row=lambda i: [f"/service/{i.worker}", i.address, i.transport],
     items=lambda c: [i for t in _transports(c) for i in t.listeners()],
     keys=lambda i: [i.worker, i.address],
-    remove=lambda c, key: any(t.stop_listener(key) for t in _transports(c)),
+    remove=forgetting(
+        "tcp-listener",
+        lambda c, key: any(t.stop_listener(key) for t in _transports(c)),
+        _listener_address,
+    ),
     line=lambda i: f"/service/{i.worker}  {i.address}  {i.transport}",
     shown=lambda i: i.address,
     key=Key("address", "A socket address (HOST:PORT) or a worker address.", local_name),
@@ -54,7 +66,9 @@ CONNECTIONS = Resource(
     row=lambda i: [f"/service/{i.worker}", "TCP", _mode(i), i.peer],
     items=lambda c: [i for t in _transports(c) for i in t.connections()],
     keys=lambda i: [i.worker],
-    remove=lambda c, worker: any(t.disconnect(worker) for t in _transports(c)),
+    remove=forgetting(
+        "tcp-connection", lambda c, worker: any(t.disconnect(worker) for t in _transports(c))
+    ),
     line=lambda i: f"/service/{i.worker}  {i.mode}  {i.peer}",
     key=Key("worker", "The connection's worker address, like /service/HEX.", local_name),
     view=lambda i, _: connection_status(i),
@@ -88,13 +102,17 @@ class CreateConnection(Request, frozen=True, tag="tcp-connection-create"):
 @FEATURE.handles(CreateListener)
 async def _listen(c: NodeController, r: CreateListener) -> ListenerInfo:
     transport = c.node.ws if r.ws else c.node.tcp
-    return await transport.listen(r.address)
+    info = await transport.listen(r.address)
+    remember(c, "tcp-listener", info.address, msgspec.structs.replace(r, address=info.address))
+    return info
 
 
 @FEATURE.handles(CreateConnection)
 async def _connect(c: NodeController, r: CreateConnection) -> ConnectionInfo:
     with trio.move_on_after(CONNECT_TIMEOUT):
-        return await c.node.tcp.connect(r.address)
+        info = await c.node.tcp.connect(r.address)
+        remember(c, "tcp-connection", info.worker, r)
+        return info
     raise TransportError(
         f"no TCP connection to {r.address} within {CONNECT_TIMEOUT:g} s: nothing accepted it "
         "(is the address right, and does a firewall drop connections to it?)"

@@ -54,4 +54,6 @@ from ._protocol import LINGER as LINGER
 from ._protocol import Phase as Phase
 from ._protocol import PortalState as PortalState
 from ._protocol import Role as Role
+from ._worker import PortalTraffic as PortalTraffic
 from ._worker import PortalWorker as PortalWorker
+from ._worker import portal_traffic as portal_traffic

@@ -226,9 +226,11 @@ class InletWorker(PortalWorker):
             except STREAM_ERRORS:
                 return b""
         try:
-            return io.receive_nowait(CHUNK) or b""
+            data = io.receive_nowait(CHUNK) or b""
         except STREAM_ERRORS:
             return b""
+        self._traffic.bytes_in += len(data)
+        return data
 
     async def _on_pong(self, message: LocalMessage) -> None:
         self._peer = message.return_route

@@ -28,6 +28,8 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections import deque
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 import trio
 
@@ -51,11 +53,38 @@ from ._policy_guard import PolicyGuard
 from ._pollers import carrier_poller
 from ._protocol import Phase, PortalState, Role
 
+if TYPE_CHECKING:
+    from actors import Node
+
 log = logging.getLogger("ockam.portal")
 
 _CLOSE_TIMEOUT = 1.0
 STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 """What reading or writing a portal's stream raises when the connection failed or closed."""
+
+
+class PortalTraffic:
+    """The bytes a node's portals carried since the node started: read from their clients' and
+    servers' sockets (`bytes_in`) and written to them (`bytes_out`). Every portal worker of
+    the node adds to the same two integers as it reads and writes; trio runs one task at a
+    time, so an addition needs no lock, and a portal that closed still counts."""
+
+    __slots__ = ("bytes_in", "bytes_out")
+
+    def __init__(self) -> None:
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+
+_TRAFFIC: WeakKeyDictionary[Node, PortalTraffic] = WeakKeyDictionary()
+
+
+def portal_traffic(node: Node) -> PortalTraffic:
+    """The `PortalTraffic` of `node`'s portals (all zero before its first portal)."""
+    traffic = _TRAFFIC.get(node)
+    if traffic is None:
+        traffic = _TRAFFIC[node] = PortalTraffic()
+    return traffic
 
 
 class PortalWorker(Actor):
@@ -91,6 +120,7 @@ class PortalWorker(Actor):
         self._reading = False
         self._enforcement = enforcement
         self._guard = guard  # set by the handshake when a policy applies, or given
+        self._traffic = PortalTraffic()  # the node's, once running
 
     @property
     def close_reason(self) -> str:
@@ -103,6 +133,7 @@ class PortalWorker(Actor):
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._me = Route((self.ctx.address,))
+        self._traffic = portal_traffic(self.ctx.node)
         task_status.started()
         try:
             if await self._handshake():
@@ -219,6 +250,7 @@ class PortalWorker(Actor):
             except STREAM_ERRORS as exc:
                 await self._close(f"writing the stream failed: {exc}")
                 return
+            self._traffic.bytes_out += sent
             if sent == len(data):
                 await self._payloads_written(1, keeping_up=True)
                 return
@@ -242,6 +274,7 @@ class PortalWorker(Actor):
                 if out:
                     sent = await io.send_some(out)
                     del out[:sent]
+                    self._traffic.bytes_out += sent
                     done = 0
                     while unwritten and sent >= unwritten[0]:
                         sent -= unwritten.popleft()
@@ -322,6 +355,7 @@ class PortalWorker(Actor):
             return
         if data is None:
             return
+        self._traffic.bytes_in += len(data)
         if not data:
             self._stop_reading()
             if not await self._send(state.send(End())):
