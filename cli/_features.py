@@ -14,6 +14,7 @@ from . import (
     _node,
     _portal,
     _relay,
+    _reset,
     _secure_channel,
     _service,
     _transport,
@@ -32,6 +33,7 @@ FEATURES: tuple[Feature, ...] = (
     _identity.FEATURE,
     _vault.FEATURE,
     _transport.FEATURE,
+    _reset.FEATURE,
 )
 """Every feature, in the order `ockam --help` lists their commands and node processes run
 their setup and shutdown hooks."""
