@@ -46,7 +46,8 @@ def is_node_process(pid: int, name: str) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return pid_alive(pid)
-    return b"--foreground" in argv and name.encode() in argv
+    foreground = b"--foreground" in argv or b"-f" in argv
+    return foreground and name.encode() in argv
 
 
 def log_tail(path: Path, lines: int = 3) -> str:

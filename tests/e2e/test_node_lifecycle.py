@@ -137,14 +137,17 @@ def foreground(ockam: Ockam, *args: str) -> Iterator[subprocess.Popen[str]]:
         process.stdout.close()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_foreground_node_leaves_nothing_when_signalled(ockam: Ockam, signum: int) -> None:
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "node stop"])
+def test_foreground_node_leaves_nothing_once_stopped(ockam: Ockam, how: str) -> None:
     port = free_port()
     with foreground(ockam, "fg", f"--tcp-listener-address=127.0.0.1:{port}") as process:
         assert port_bound(port)
         assert status_of(ockam, "fg") == "running"
         assert uppercase(ockam, "fg", "fg") == "FG"
-        process.send_signal(signum)
+        if how == "node stop":
+            ockam.run("node", "stop", "fg")
+        else:
+            process.send_signal(signal.Signals[how])
         assert process.wait(timeout=20) == 0
     assert not pid_alive(process.pid)
     assert not port_bound(port)
