@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from cli._node import Shutdown
 from cli._resource import ListResources
 from transports import PROTOCOL_VERSION
 
-from .conftest import OCKAM, Ockam, free_port, pid_alive, port_bound
+from .conftest import Ockam, free_port, pid_alive, port_bound
 
 pytestmark = pytest.mark.e2e
 
@@ -247,42 +246,3 @@ def test_help_describes_every_command(ockam: Ockam) -> None:
         text = ockam.out(*command, "--help")
         assert "--output" in text
         assert "--quiet" in text
-
-
-def test_foreground_node_stops_cleanly_on_sigterm(ockam: Ockam) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *OCKAM,
-            "node",
-            "create",
-            "fg",
-            "--foreground",
-            f"--tcp-listener-address=127.0.0.1:{port}",
-        ],
-        env=ockam.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        # The node logs to stdout too; its address is printed once it runs.
-        assert any(line.strip() == "/node/fg" for line in iter(process.stdout.readline, ""))
-        assert port_bound(port)
-        assert (
-            ockam.out("message", "send", "fg", "--from", "fg", "--to", "/service/uppercase") == "FG"
-        )
-        socket_mode = (ockam.home / "nodes" / "fg" / "api.sock").stat().st_mode & 0o777
-        assert socket_mode == 0o600
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-    assert not port_bound(port)
-    assert not (ockam.home / "nodes" / "fg" / "api.sock").exists()

@@ -8,35 +8,18 @@ import os
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 
 import pytest
 
 from .conftest import OCKAM, Ockam, free_port, pid_alive, port_bound
+from .test_secure_cli import identifier_of, wait_until
 
 pytestmark = pytest.mark.e2e
 
 PETNAME = re.compile(r"[a-z]+-[a-z]+")
-
-
-def wait_until(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:
-    """Poll `predicate` until it is true or `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def identifier_of(ockam: Ockam, node: str) -> str:
-    """The identifier of the identity node `node` uses."""
-    shown = ockam.json("node", "show", node)
-    assert isinstance(shown, dict)
-    return ockam.out("identity", "show", str(shown["identity_name"]))
 
 
 def status_of(ockam: Ockam, node: str) -> str:
@@ -144,6 +127,8 @@ def test_foreground_node_leaves_nothing_once_stopped(ockam: Ockam, how: str) -> 
         assert port_bound(port)
         assert status_of(ockam, "fg") == "running"
         assert uppercase(ockam, "fg", "fg") == "FG"
+        socket_mode = (ockam.home / "nodes" / "fg" / "api.sock").stat().st_mode & 0o777
+        assert socket_mode == 0o600
         if how == "node stop":
             ockam.run("node", "stop", "fg")
         else:
