@@ -278,14 +278,19 @@ def list_(*, common: Common = DEFAULT) -> None:
     printer.table(
         title="Nodes",
         columns=["Name", "Status", "PID", "Listener"],
-        rows=[[s.name, s.status, str(s.pid), s.listener] for s in statuses],
+        rows=[[s.name, s.status, _pid(s), s.listener] for s in statuses],
         data=[
             node_list_item(s.name, s.pid if s.running else None, is_default=s.name == default)
             for s in statuses
         ],
-        plain_rows=[f"{s.name}  {s.status}  {s.pid}  {s.listener}" for s in statuses],
+        plain_rows=[f"{s.name}  {s.status}  {_pid(s)}  {s.listener}" for s in statuses],
         empty="No nodes: create one with `ockam node create`.",
     )
+
+
+def _pid(status: NodeStatus) -> str:
+    # A stopped node's pid is its last process's, which is gone: Ockam shows none.
+    return str(status.pid) if status.running else "-"
 
 
 @node_app.command
