@@ -27,6 +27,7 @@ from ._errors import OckamError as OckamError
 from ._errors import RequestTimeout as RequestTimeout
 from ._errors import RouteNotFound as RouteNotFound
 from ._errors import TransportError as TransportError
+from ._errors import WorkerStopped as WorkerStopped
 from ._mailbox import Mailbox as Mailbox
 from ._message import LocalMessage as LocalMessage
 from ._node import DEFAULT_SERVICES as DEFAULT_SERVICES

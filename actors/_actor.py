@@ -75,7 +75,7 @@ class Actor:
     def __str__(self) -> str:
         ctx = getattr(self, "ctx", None)
         name = type(self).__name__
-        return name if ctx is None else f"{ctx.address} ({name})"
+        return name if ctx is None else f"{ctx.address.text} ({name})"
 
     def make_mailbox(self) -> Mailbox:
         """The bounded mailbox the node registers for this actor, offering each message to
@@ -124,7 +124,7 @@ class Actor:
     async def handle_message(self, message: LocalMessage) -> None:
         """Handle one message. The default drops it with a log line."""
         log.warning(
-            "%s (%s) has no handler; dropped a message", self.ctx.address, type(self).__name__
+            "%s (%s) has no handler; dropped a message", self.ctx.address.text, type(self).__name__
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

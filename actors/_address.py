@@ -37,6 +37,13 @@ class Address(msgspec.Struct, frozen=True, array_like=True, gc=False):
     def __str__(self) -> str:
         return f"{self.type}#{self.value}"
 
+    @property
+    def text(self) -> str:
+        """This address as Ockam prints it in routes, output and logs: `/service/NAME` for a
+        local worker, `/ip4/HOST/tcp/PORT` for a TCP peer (`str()` is the short form `0#NAME`
+        of Ockam's `Address`, which its JSON output and the wire keep)."""
+        return _address_text(self)
+
     @classmethod
     def parse(cls, text: str) -> Address:
         """Parse Ockam's short form `T#value` (`0#uppercase`, `1#127.0.0.1:7000`).

@@ -24,6 +24,11 @@ class RouteNotFound(OckamError):
     that has stopped): the message could not leave the node."""
 
 
+class WorkerStopped(RouteNotFound):
+    """The worker at that address has stopped: a late message for it, expected while the
+    workers of a portal or a channel close one after the other."""
+
+
 class ActorFailed(OckamError):
     """The actor that handled a request raised instead of replying (see `ErrorReply`)."""
 

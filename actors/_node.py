@@ -28,6 +28,7 @@ log = logging.getLogger("ockam.node")
 
 AddressLike = Address | str
 A = TypeVar("A", bound=Actor)
+E = TypeVar("E")
 
 TransportFactory = Callable[["Node"], Transport]
 """Makes a transport for a node: what `open_node(transports=...)` takes."""
@@ -63,6 +64,7 @@ class Node:
         self._registry = Registry()
         self._stopping = False
         self._on_escalation: list[Callable[[Escalation], Any]] = []
+        self._attached: dict[type, object] = {}
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -137,6 +139,25 @@ class Node:
     def on_escalation(self, callback: Callable[[Escalation], Any]) -> None:
         """Call `callback` with each `Escalation` this node's supervisor reports."""
         self._on_escalation.append(callback)
+
+    def attach(self, extension: object, *, kind: type | None = None) -> None:
+        """Make `extension` this node's one object of class `kind` (default: its own class).
+
+        An upper layer keeps a manager per node this way (`portals.Portals.of(node)` is the
+        node's portal manager) without the runtime knowing its class.
+
+        Raises:
+            ValueError: the node has an object of that class attached already.
+        """
+        kind = type(extension) if kind is None else kind
+        if kind in self._attached:
+            raise ValueError(f"node {self.name} has a {kind.__name__} already")
+        self._attached[kind] = extension
+
+    def attached(self, kind: type[E]) -> E | None:
+        """The object of class `kind` attached to this node (`attach`), if any."""
+        found = self._attached.get(kind)
+        return cast("E", found) if found is not None else None
 
     def stop_actor(self, address: AddressLike) -> bool:
         """Stop the actor registered at `address` (primary or alias). False when there is none.

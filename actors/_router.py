@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Protocol
 
 from ._address import LOCAL, TRANSPORT_NAMES, Address, Route
-from ._errors import AddressInUse, MailboxClosed, RouteNotFound, TransportError
+from ._errors import AddressInUse, MailboxClosed, RouteNotFound, TransportError, WorkerStopped
 from ._mailbox import Mailbox
 from ._message import LocalMessage
 
 log = logging.getLogger("ockam.router")
+
+STOPPED_MEMORY = 4096
+"""How many addresses of stopped workers the router remembers, to tell a late message for one
+of them (logged at debug) from one for an address that never had a worker (a warning)."""
 
 
 class Transport(Protocol):
@@ -35,11 +40,14 @@ class Router:
 
     A local address goes to the mailbox registered under it; any other transport type is first
     resolved by that transport into the local address of a connection worker. A message to an
-    address nobody has is dropped and logged.
+    address nobody has is dropped and logged: as a warning, unless a worker was there and has
+    stopped (the other end of a portal or channel that closes a moment later sends a last
+    message or two), which is logged at debug.
     """
 
     def __init__(self) -> None:
         self._mailboxes: dict[str, Mailbox] = {}
+        self._stopped: OrderedDict[str, None] = OrderedDict()
         self._transports: dict[int, Transport] = {}
         self.dropped = 0
 
@@ -50,16 +58,24 @@ class Router:
             if address.type != LOCAL:
                 raise ValueError(f"only local addresses can be registered, not {address}")
             if address.value in self._mailboxes:
-                raise AddressInUse(f"a worker is already registered at {address}")
+                raise AddressInUse(f"a worker is already registered at {address.text}")
         for address in addresses:
             self._mailboxes[address.value] = mailbox
+            self._stopped.pop(address.value, None)
 
     def unregister(self, addresses: Iterable[Address], *, mailbox: Mailbox | None = None) -> None:
         """Forget `addresses`; unknown ones are ignored. With `mailbox`, only the addresses
         that still lead to it (an address another worker took since is left alone)."""
         for address in addresses:
-            if mailbox is None or self._mailboxes.get(address.value) is mailbox:
-                self._mailboxes.pop(address.value, None)
+            leads_here = mailbox is None or self._mailboxes.get(address.value) is mailbox
+            if leads_here and self._mailboxes.pop(address.value, None) is not None:
+                self._remember_stopped(address.value)
+
+    def _remember_stopped(self, value: str) -> None:
+        self._stopped[value] = None
+        self._stopped.move_to_end(value)
+        if len(self._stopped) > STOPPED_MEMORY:
+            self._stopped.popitem(last=False)
 
     def is_registered(self, address: Address) -> bool:
         """True when a local worker answers at `address`."""
@@ -93,7 +109,9 @@ class Router:
             await self.deliver(message)
         except (RouteNotFound, TransportError) as exc:
             self.dropped += 1
-            log.warning(
+            level = logging.DEBUG if isinstance(exc, WorkerStopped) else logging.WARNING
+            log.log(
+                level,
                 "dropped a message (%d bytes) for %s: %s",
                 len(message.payload),
                 message.onward_route,
@@ -106,7 +124,8 @@ class Router:
         """Like `send`, but raise why a message cannot be delivered instead of dropping it.
 
         Raises:
-            RouteNotFound: the route is empty, or no running worker is at its first address.
+            RouteNotFound: the route is empty, or no running worker is at its first address
+                (`WorkerStopped` when one was there and has stopped).
             TransportError: its first address is remote and no connection reaches it.
         """
         onward = message.onward_route
@@ -121,8 +140,10 @@ class Router:
             first = resolved
         mailbox = self._mailboxes.get(first.value)
         if mailbox is None:
-            raise RouteNotFound(f"no worker at {Route((first,))}")
+            # The same words either way: to the sender, the address has no worker now.
+            error = WorkerStopped if first.value in self._stopped else RouteNotFound
+            raise error(f"no worker at {Route((first,))}")
         try:
             await mailbox.put(message)
         except MailboxClosed:
-            raise RouteNotFound(f"the worker at {Route((first,))} has stopped") from None
+            raise WorkerStopped(f"the worker at {Route((first,))} has stopped") from None

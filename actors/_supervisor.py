@@ -81,7 +81,11 @@ async def supervise(
             if not status.done:
                 raise
             log.error(
-                "actor %s (%s) crashed: %r", ctx.address, type(actor).__name__, exc, exc_info=exc
+                "actor %s (%s) crashed: %r",
+                ctx.address.text,
+                type(actor).__name__,
+                exc,
+                exc_info=exc,
             )
             if policy.mode == "temporary":
                 return
@@ -98,11 +102,11 @@ async def supervise(
                 )
                 log.error(
                     "actor %s crashed %d times within %.1f s; stopping it and escalating",
-                    ctx.address,
+                    ctx.address.text,
                     len(crashes),
                     policy.within,
                 )
                 escalate(report)
                 return
             restarts += 1
-            log.warning("restarting actor %s (restart %d)", ctx.address, restarts)
+            log.warning("restarting actor %s (restart %d)", ctx.address.text, restarts)

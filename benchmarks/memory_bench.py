@@ -62,8 +62,8 @@ class IdleConnections(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MemoryReport(msgspec.Struct, frozen=True, kw_only=True):
-    """The run: ``window_kib`` is the portal's window (payloads times payload size) when the
-    checkout's ``portals`` says it, else None."""
+    """The run: ``window_kib`` is the most the portal's window holds (payloads times payload
+    size) when the checkout's ``portals`` says it, else None."""
 
     date: str
     machine: Machine
@@ -94,12 +94,14 @@ def _rss(pids: dict[str, int]) -> dict[str, int]:
 
 
 def _window_kib() -> float | None:
-    """WINDOW payloads of CHUNK bytes, from this checkout's portals (if it has them)."""
+    """The most a window holds: MAX_WINDOW (or, before windows grew, WINDOW) payloads of CHUNK
+    bytes, from this checkout's portals (if it has them)."""
     try:
         import portals
     except ImportError:
         return None
-    window, chunk = getattr(portals, "WINDOW", None), getattr(portals, "CHUNK", None)
+    window = getattr(portals, "MAX_WINDOW", getattr(portals, "WINDOW", None))
+    chunk = getattr(portals, "CHUNK", None)
     if isinstance(window, int) and isinstance(chunk, int):
         return window * chunk / 1024
     return None

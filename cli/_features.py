@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import (
+    _authority,
     _identity,
     _message,
     _node,
+    _policy,
     _portal,
+    _project,
     _relay,
     _reset,
     _secure_channel,
@@ -25,11 +28,16 @@ from ._feature import Feature, NodeApi
 
 FEATURES: tuple[Feature, ...] = (
     _node.FEATURE,
+    # Before the portals: a node restores its policies before any outlet could serve.
+    _policy.FEATURE,
     _portal.FEATURE,
     _message.FEATURE,
     _service.FEATURE,
     _relay.FEATURE,
     _secure_channel.FEATURE,
+    # After the secure channels: an authority node replaces their listener `api`.
+    _authority.FEATURE,
+    _project.FEATURE,
     _identity.FEATURE,
     _vault.FEATURE,
     _transport.FEATURE,
@@ -48,4 +56,4 @@ NODE_API = NodeApi(FEATURES)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `ockam` console script."""
-    run_app(argv, provide={"api": NODE_API})
+    run_app(argv, provide={"api": NODE_API, "create_node": _node.create})

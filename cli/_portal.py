@@ -8,6 +8,7 @@ from cyclopts import Parameter
 
 from actors import local_name
 from portals import InletInfo, OutletInfo
+from secure import parse_policy_expression, resolve_secure_route
 
 from ._app import (
     DEFAULT,
@@ -20,6 +21,7 @@ from ._app import (
 from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
+from ._inlet_identity import channels_as
 from ._node_view import inlet_status, outlet_status
 from ._resource import Key, Resource
 from ._routes import socket_address
@@ -73,6 +75,8 @@ class CreateOutlet(Request, frozen=True, tag="tcp-outlet-create"):
 
     target: str
     address: str | None = None
+    allow: str | None = None
+    """The outlet's own policy (`--allow`), in either of Ockam's forms."""
 
 
 class CreateInlet(Request, frozen=True, tag="tcp-inlet-create"):
@@ -81,20 +85,43 @@ class CreateInlet(Request, frozen=True, tag="tcp-inlet-create"):
     bind: str
     route: str
     alias: str | None = None
+    allow: str | None = None
+    """The inlet's own policy (`--allow`), in either of Ockam's forms."""
+    identity: str | None = None
+    """The identity its route's secure channels prove (default: the node's)."""
 
 
 @FEATURE.handles(CreateOutlet)
 async def _create_outlet(c: NodeController, r: CreateOutlet) -> OutletInfo:
-    return await c.portals.create_outlet(target=r.target, address=r.address)
+    return await c.portals.create_outlet(target=r.target, address=r.address, policy=r.allow)
 
 
 @FEATURE.handles(CreateInlet)
 async def _create_inlet(c: NodeController, r: CreateInlet) -> InletInfo:
+    channels = await channels_as(c, r.identity)
     # With secure channels, an inlet whose channel ended opens a new one for its next client.
-    refresh = c.secure.refresh if c.secure is not None else None
+    refresh = channels.refresh if channels is not None else None
+    route = await resolve_secure_route(r.route, channels)
     return await c.portals.create_inlet(
-        bind=r.bind, route=await c.route(r.route), alias=r.alias, refresh=refresh
+        bind=r.bind, route=route, alias=r.alias, refresh=refresh, policy=r.allow
     )
+
+
+AllowOption = Annotated[
+    str | None,
+    Parameter(
+        help="Serve only portals whose secure channel's subject satisfies this policy: an "
+        "expression, like '(= subject.identifier \"I…\")', or the boolean shorthand, like "
+        "'component.db or component.web'."
+    ),
+]
+
+
+def _allow(text: str | None) -> str | None:
+    """`--allow`, refused here (with where parsing stopped) when it does not parse."""
+    if text is not None:
+        parse_policy_expression(text)
+    return text
 
 
 @outlet_app.command(name="create")
@@ -103,6 +130,7 @@ def outlet_create(
     to: str,
     at: NodeOption = None,
     from_: Annotated[str | None, Parameter(name="--from")] = None,
+    allow: AllowOption = None,
     common: Common = DEFAULT,
 ) -> None:
     """Create a TCP outlet: messages to its address reach the TCP server at --to.
@@ -114,7 +142,9 @@ def outlet_create(
     from_
         The outlet's address, like /service/outlet (default: outlet, then random).
     """
-    request = CreateOutlet(socket_address(to), local_name(from_) if from_ else None)
+    request = CreateOutlet(
+        socket_address(to), local_name(from_) if from_ else None, allow=_allow(allow)
+    )
     OUTLETS.create(at, request, common)
 
 
@@ -125,6 +155,8 @@ def inlet_create(
     at: NodeOption = None,
     from_: Annotated[str, Parameter(name="--from")] = "127.0.0.1:0",
     alias: str | None = None,
+    allow: AllowOption = None,
+    identity: str | None = None,
     common: Common = DEFAULT,
 ) -> None:
     """Create a TCP inlet: TCP clients of --from reach the outlet at the end of --to.
@@ -137,6 +169,11 @@ def inlet_create(
         Where the inlet listens, HOST:PORT or PORT.
     alias
         The inlet's name (default: random).
+    identity
+        The identity the secure channels of --to (its /secure/api segments) prove; default:
+        the node's.
     """
-    request = CreateInlet(socket_address(from_), resolved(to), alias)
+    request = CreateInlet(
+        socket_address(from_), resolved(to), alias, allow=_allow(allow), identity=identity
+    )
     INLETS.create(at, request, common)

@@ -7,7 +7,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import msgspec
@@ -98,12 +98,17 @@ class StateStore:
         """The node's control socket (mode 0600)."""
         return self.node_dir(name) / "api.sock"
 
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.connect(*_SCHEMA)
+
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self, *schema: str) -> Iterator[sqlite3.Connection]:
+        """A connection to the state database, in one transaction, after `schema` (each a
+        ``CREATE TABLE IF NOT EXISTS``) made its tables: for tables beside the nodes'."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         connection = sqlite3.connect(self.database, timeout=10)
         try:
-            for statement in _SCHEMA:
+            for statement in schema:
                 connection.execute(statement)
             with connection:
                 yield connection

@@ -49,7 +49,7 @@ step "$OCKAM" node create n1
 step "$OCKAM" tcp-connection create --from n1 --to 127.0.0.1:7000
 ID=$(grep -oE '[0-9a-f]{32}' <<<"$OUT" | head -n 1)
 [[ -n $ID ]] || fail "tcp-connection create did not print the connection's worker address"
-step "$OCKAM" message send hello --from n1 --to "/worker/$ID/service/forward_to_n3/service/uppercase"
+step "$OCKAM" message send hello --from n1 --to "/service/$ID/service/forward_to_n3/service/uppercase"
 expect HELLO
 
 mkdir -p "$WORK/www" && echo "hello from the private network" >"$WORK/www/index.html"
@@ -60,7 +60,7 @@ port_free 9000 && fail "the web server on 127.0.0.1:9000 did not start"
 
 step "$OCKAM" tcp-outlet create --at n3 --from /service/outlet --to 127.0.0.1:9000
 step "$OCKAM" tcp-inlet create --at n1 --from 127.0.0.1:6000 \
-  --to "/worker/$ID/service/forward_to_n3/service/hop/service/outlet"
+  --to "/service/$ID/service/forward_to_n3/service/hop/service/outlet"
 step curl --silent --show-error --head 127.0.0.1:6000
 expect "HTTP/1.0 200 OK"
 step curl --silent --show-error 127.0.0.1:6000

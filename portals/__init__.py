@@ -20,7 +20,9 @@ from ._manager import Portals as Portals
 from ._messages import CHUNK as CHUNK
 from ._messages import CREDIT_BATCH as CREDIT_BATCH
 from ._messages import MAX_PAYLOAD as MAX_PAYLOAD
+from ._messages import MAX_WINDOW as MAX_WINDOW
 from ._messages import WINDOW as WINDOW
+from ._messages import Blocked as Blocked
 from ._messages import Credit as Credit
 from ._messages import Disconnect as Disconnect
 from ._messages import End as End

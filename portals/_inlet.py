@@ -95,7 +95,7 @@ class InletListener(Actor):
         listener, self.bind_addr = await self._listen(self.host, self.port)
         try:
             log.info(
-                "inlet %s listening on %s for %s", self.ctx.address, self.bind_addr, self.route
+                "inlet %s listening on %s for %s", self.ctx.address.text, self.bind_addr, self.route
             )
             task_status.started()
             await self._accept(listener)
@@ -176,7 +176,7 @@ class InletWorker(PortalWorker):
 
     def _report(self, ok: bool) -> None:
         if not ok:
-            log.info("inlet worker %s: %s", self.ctx.address, self.state.close_reason)
+            log.info("inlet worker %s: %s", self.ctx.address.text, self.state.close_reason)
         if self._on_handshake is not None:
             self._on_handshake(ok)
 
@@ -248,7 +248,9 @@ class InletWorker(PortalWorker):
             except (OckamError, ValueError) as exc:
                 return self._fail(f"the route {self.route} cannot be used: {exc}")
             if route != self.route:
-                log.info("inlet worker %s: route %s is now %s", self.ctx.address, self.route, route)
+                log.info(
+                    "inlet worker %s: route %s is now %s", self.ctx.address.text, self.route, route
+                )
                 self.route = route
                 if self._on_route is not None:
                     self._on_route(route)

@@ -61,6 +61,10 @@ class InletInfo(msgspec.Struct, frozen=True):
 class Portals:
     """The TCP inlets and outlets of one node, as the node's registry knows them.
 
+    A node has one portal manager: `Portals.of(node)` gives it (made with the defaults the
+    first time); `Portals(node, ...)` makes it with other options, once per node, so that every
+    caller sees the same policies.
+
     `connect` opens an outlet's connections to its target and `listen` an inlet's listener
     (TCP by default): a test passes memory streams, and the portals never know the difference.
 
@@ -70,7 +74,7 @@ class Portals:
     docs/trust.md). `clock` is the wall clock credentials expire by (`time.time`).
 
     Example:
-        portals = Portals(node)
+        portals = Portals.of(node)
         await portals.create_outlet(target="127.0.0.1:5000")          # at /service/outlet
         await portals.create_inlet(bind="127.0.0.1:6000", route=route)  # route ends in outlet
         await portals.create_outlet(target="127.0.0.1:5001", address="db",
@@ -86,11 +90,26 @@ class Portals:
         policies: PolicyStore | None = None,
         clock: Clock = time.time,
     ) -> None:
+        """Make `node`'s portal manager.
+
+        Raises:
+            ValueError: the node has one already (use `Portals.of(node)`).
+        """
+        if node.attached(Portals) is not None:
+            raise ValueError(f"node {node.name} has a portal manager already: use Portals.of(node)")
         self.node = node
         self.policies = PolicyStore() if policies is None else policies
         self._connect = connect
         self._listen = listen
         self._clock = clock
+        node.attach(self, kind=Portals)
+
+    @classmethod
+    def of(cls, node: Node) -> Portals:
+        """`node`'s portal manager: the one made for it before, else a new one with the
+        defaults (TCP sockets, an empty policy store, the wall clock)."""
+        existing = node.attached(Portals)
+        return Portals(node) if existing is None else existing
 
     @contextmanager
     def _own_policy(self, name: str, policy: str | PolicyExpression | None) -> Iterator[None]:

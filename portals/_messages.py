@@ -6,10 +6,15 @@ there); the outlet spawns a worker that connects to its target and answers `Pong
 address (then writes those first bytes), so the inlet learns the worker's route from the
 Pong's return route. Then `Payload`s carry the bytes both ways.
 
-Flow control: each side may have at most `WINDOW` payloads unacknowledged. The receiver writes
-each payload to its TCP socket and returns `Credit(n)` once it has written `CREDIT_BATCH` of
-them. So the mailboxes and queues on the data path stay bounded, and a TCP client that reads
-slowly holds back only its own portal, never the connection shared with other portals.
+Flow control: each side may have at most its window of payloads unacknowledged, `WINDOW` at
+first. The receiver writes each payload to its TCP socket and returns `Credit(n)` once it has
+written half its window of them. When the sender said it was `Blocked` (it had more to send
+than its window let it) and the receiver's socket takes every payload at once (it keeps up), a
+credit also grows the window (`Credit.grow`, doubling it) up to `MAX_WINDOW`: so a long link
+gets the bandwidth-delay product it needs, a short one keeps a small window, and a slow reader
+holds at most the window in any node's memory. So the mailboxes and queues on the data path stay
+bounded, and a TCP client that reads slowly holds back only its own portal, never the
+connection shared with other portals.
 
 Closing: `End` says that the sender's TCP peer shut down its write side (a half-close); the
 receiver shuts down the write side of its own socket once everything before the End is written.
@@ -32,9 +37,13 @@ from actors import OckamError
 WINDOW = 32
 """Payload messages a side may have sent and not yet had credited."""
 CREDIT_BATCH = WINDOW // 2
-"""The receiver returns credit once it has written this many payloads to its socket."""
+"""The receiver returns credit once it has written this many payloads to its socket (half of
+the first window; half of the window as it grows)."""
 MAX_PAYLOAD = 64 * 1024
 """The largest `Payload.data` the protocol accepts (64 KiB)."""
+MAX_WINDOW = 256
+"""The most payloads a window grows to: 16 MiB of payload data in flight per direction at most
+(`MAX_PAYLOAD` each), enough for 160 MB/s over a 100 ms round trip."""
 CHUNK = 60 * 1024
 """Bytes read from a TCP socket per `Payload` (60 KiB).
 
@@ -67,9 +76,16 @@ class Payload(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
 
 
 class Credit(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
-    """The receiver wrote `messages` more payloads to its socket: the sender may send as many."""
+    """The receiver wrote `messages` more payloads to its socket: the sender may send as many,
+    and `grow` more beyond them (its window grows by `grow` payloads)."""
 
     messages: int
+    grow: int = 0
+
+
+class Blocked(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
+    """The sender used all its credit and has more to send: its window holds it back (as QUIC's
+    DATA_BLOCKED). The receiver may grow the window with its next credit."""
 
 
 class End(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
@@ -82,7 +98,7 @@ class Disconnect(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=Fals
     reason: str = ""
 
 
-PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | End | Disconnect
+PortalMessage: TypeAlias = Ping | Pong | Payload | Credit | Blocked | End | Disconnect
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[PortalMessage] = msgspec.msgpack.Decoder(PortalMessage)

@@ -71,17 +71,17 @@ class OutletListener(Actor):
         try:
             event = decode(message.payload)
         except PortalProtocolError as exc:
-            log.warning("outlet %s: dropped a message: %s", self.ctx.address, exc)
+            log.warning("outlet %s: dropped a message: %s", self.ctx.address.text, exc)
             return
         if not isinstance(event, Ping):
             log.warning(
                 "outlet %s: dropped %s (only Ping starts a portal)",
-                self.ctx.address,
+                self.ctx.address.text,
                 type(event).__name__,
             )
             return
         if not message.return_route:
-            log.warning("outlet %s: dropped a Ping without a return route", self.ctx.address)
+            log.warning("outlet %s: dropped a Ping without a return route", self.ctx.address.text)
             return
         guard = None
         if self.enforcement is not None:
@@ -137,7 +137,7 @@ class OutletWorker(PortalWorker):
         try:
             early = state.ping_received(self._ping)
         except PortalProtocolError as exc:
-            log.warning("outlet worker %s: protocol error: %s", self.ctx.address, exc)
+            log.warning("outlet worker %s: protocol error: %s", self.ctx.address.text, exc)
             await self._send(encode(Disconnect(f"protocol error: {exc}")))
             state.close(f"protocol error: {exc}", now=trio.current_time(), notify=False)
             return False
@@ -146,7 +146,7 @@ class OutletWorker(PortalWorker):
                 stream = await self._connect(self.host, self.port)
         except (OSError, trio.TooSlowError) as exc:
             reason = f"cannot connect to {target}: {str(exc) or 'timed out'}"
-            log.info("outlet worker %s: %s", self.ctx.address, reason)
+            log.info("outlet worker %s: %s", self.ctx.address.text, reason)
             await self._send(state.send(Disconnect(reason)))
             state.close(reason, now=trio.current_time(), notify=False)
             return False
@@ -161,7 +161,7 @@ class OutletWorker(PortalWorker):
         if not await self._send(state.send(Pong())):
             state.close("the inlet's route is gone", now=trio.current_time(), notify=False)
             return False
-        log.info("outlet worker %s connected to %s", self.ctx.address, target)
+        log.info("outlet worker %s connected to %s", self.ctx.address.text, target)
         if early:
             await self._write(early)
         return not state.done

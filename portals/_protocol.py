@@ -19,15 +19,14 @@ from typing import NoReturn
 
 from . import _messages
 from ._messages import (
+    Blocked,
     Credit,
     Disconnect,
     End,
-    LocalPortalError,
     Payload,
     Ping,
     Pong,
     PortalMessage,
-    PortalProtocolError,
     decode,
     encode,
 )
@@ -63,7 +62,7 @@ class Phase(enum.Enum):
     """A protocol error happened; the state accepts nothing more."""
 
 
-_MessageType = type[Ping] | type[Pong] | type[Payload] | type[Credit] | type[End]
+_MessageType = type[Ping] | type[Pong] | type[Payload] | type[Credit] | type[Blocked] | type[End]
 
 # The handshake: (role, phase, message type) -> next phase. Data messages are allowed in OPEN by
 # both roles (and received in CLOSING), under the guards in `_check_send` / `_check_receive`.
@@ -76,7 +75,7 @@ _RECEIVE: dict[tuple[Role, Phase, _MessageType], Phase] = {
     (Role.INLET, Phase.PINGING, Pong): Phase.OPEN,
 }
 for _role in Role:
-    for _type in (Payload, Credit, End):
+    for _type in (Payload, Credit, Blocked, End):
         _SEND[(_role, Phase.OPEN, _type)] = Phase.OPEN
         _RECEIVE[(_role, Phase.OPEN, _type)] = Phase.OPEN
         # The peer sent these before it saw our Disconnect: accepted, and then ignored.
@@ -108,6 +107,7 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
+        "_filled",
         "_unacked",
         "_written",
         "close_reason",
@@ -116,15 +116,23 @@ class PortalState:
         "gave_up",
         "peer_gone",
         "phase",
+        "receive_window",
         "role",
+        "send_window",
         "window",
     )
 
     def __init__(self, role: Role, *, window: int = _messages.WINDOW) -> None:
-        if window < 2:
-            raise ValueError(f"window must be at least 2, not {window}")
+        if not 2 <= window <= _messages.MAX_WINDOW:
+            raise ValueError(f"window must be 2 to {_messages.MAX_WINDOW}, not {window}")
         self.role = role
         self.window = window
+        """The first window, both ways (each grows on its own, to `MAX_WINDOW`)."""
+        self.send_window = window
+        """Payloads this side may have in flight: the first window, grown by the peer."""
+        self.receive_window = window
+        """Payloads the peer may have in flight: the first window, grown by this side."""
+        self._filled = False  # the peer said it was Blocked since our last credit
         self.phase = Phase.IDLE
         self._credit = 0
         self._early = 0  # payloads carried by the Ping (0 or 1)
@@ -219,7 +227,7 @@ class PortalState:
             self._check_send(message)
             self.phase = next_phase
             if isinstance(message, Pong):
-                self._credit = self.window
+                self._credit = self.send_window
         return encode(message)
 
     def ping_received(self, ping: Ping) -> bytes:
@@ -257,13 +265,19 @@ class PortalState:
             if self._end_sent:
                 self._local_error("cannot send Payload after End")
             if self._credit <= 0:
-                self._local_error(f"cannot send Payload: all {self.window} credits are in use")
+                self._local_error(f"cannot send Payload: all {self.send_window} credits are in use")
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._local_error(
                     f"a payload must hold 1 to {_messages.MAX_PAYLOAD} bytes, "
                     f"not {len(message.data)}"
                 )
             self._credit -= 1
+        elif isinstance(message, Blocked):
+            if self._credit or self._end_sent:
+                self._local_error(
+                    f"cannot send Blocked with {self._credit} credits left"
+                    + (" after End" if self._end_sent else "")
+                )
         elif isinstance(message, Ping):
             if len(message.data) > _messages.MAX_PAYLOAD:
                 self._local_error(
@@ -276,8 +290,14 @@ class PortalState:
                     f"cannot credit {message.messages} payloads: {self._written} are written "
                     "and not yet credited"
                 )
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self.receive_window:
+                self._local_error(
+                    f"cannot grow the window of {self.receive_window} by {message.grow}"
+                )
             self._written -= message.messages
             self._unacked -= message.messages
+            self.receive_window += message.grow
+            self._filled = False
         elif isinstance(message, End):
             if self._end_sent:
                 self._local_error("End was already sent")
@@ -296,10 +316,10 @@ class PortalState:
             PortalProtocolError: `data` is not a message the peer may send now.
         """
         if self.phase is Phase.ERROR:
-            raise PortalProtocolError("the portal already failed")
+            raise _messages.PortalProtocolError("the portal already failed")
         try:
             message = decode(data)
-        except PortalProtocolError as exc:
+        except _messages.PortalProtocolError as exc:
             self._remote_error(str(exc))
         if isinstance(message, Disconnect):
             self._receive_disconnect(message, now)
@@ -315,7 +335,7 @@ class PortalState:
             self._check_receive(message)
         self.phase = next_phase
         if isinstance(message, Pong):
-            self._credit = self.window - self._early
+            self._credit = self.send_window - self._early
         return message
 
     def _receive_disconnect(self, message: Disconnect, now: float) -> None:
@@ -342,9 +362,10 @@ class PortalState:
         if isinstance(message, Payload):
             if self._end_received:
                 self._remote_error(f"the {_peer(self.role)} sent Payload after End")
-            if self._unacked >= self.window:
+            if self._unacked >= self.receive_window:
                 self._remote_error(
-                    f"the {_peer(self.role)} sent more than {self.window} payloads without credit"
+                    f"the {_peer(self.role)} sent more than {self.receive_window} payloads "
+                    "without credit"
                 )
             if not 0 < len(message.data) <= _messages.MAX_PAYLOAD:
                 self._remote_error(
@@ -352,14 +373,22 @@ class PortalState:
                     f"(1 to {_messages.MAX_PAYLOAD} allowed)"
                 )
             self._unacked += 1
+        elif isinstance(message, Blocked):
+            self._filled = True
         elif isinstance(message, Credit):
-            in_flight = self.window - self._credit
+            in_flight = self.send_window - self._credit
             if not 0 < message.messages <= in_flight:
                 self._remote_error(
                     f"the {_peer(self.role)} credited {message.messages} payloads; "
                     f"{in_flight} are unacknowledged"
                 )
-            self._credit += message.messages
+            if not 0 <= message.grow <= _messages.MAX_WINDOW - self.send_window:
+                self._remote_error(
+                    f"the {_peer(self.role)} grew the window of {self.send_window} "
+                    f"by {message.grow} (at most {_messages.MAX_WINDOW} allowed)"
+                )
+            self.send_window += message.grow
+            self._credit += message.messages + message.grow
         elif isinstance(message, End):
             if self._end_received:
                 self._remote_error(f"the {_peer(self.role)} sent End twice")
@@ -367,21 +396,28 @@ class PortalState:
 
     # --- progress of the shell's socket writes -------------------------------------------------
 
-    def payload_written(self) -> Credit | None:
-        """Record that one received payload was written to the socket.
+    def payload_written(self, *, keeping_up: bool = False) -> Credit | None:
+        """Record that one received payload was written to the socket; `keeping_up` when the
+        socket took it at once (nothing was waiting to be written).
 
         Returns the `Credit` to send now (pass it to `send`), or None. No credit is returned
-        once the peer has ended (it sends no more payloads) or the portal is closing.
+        once the peer has ended (it sends no more payloads) or the portal is closing. A credit
+        doubles the window (to `MAX_WINDOW` at most) when the window held the peer back (it
+        sent `Blocked` since the last credit) and this side keeps up: the window is what limits
+        the portal, not the consumer.
         """
         if self._written >= self._unacked:
             self._local_error("more payloads written than received")
         self._written += 1
         if (
-            self._written >= self.window // 2
+            self._written >= self.receive_window // 2
             and self.phase is Phase.OPEN
             and not self._end_received
         ):
-            return Credit(self._written)
+            grow = 0
+            if keeping_up and self._filled:
+                grow = min(self.receive_window, _messages.MAX_WINDOW - self.receive_window)
+            return Credit(self._written, grow)
         return None
 
     def end_written(self) -> None:
@@ -454,11 +490,11 @@ class PortalState:
 
     def _local_error(self, text: str) -> NoReturn:
         self.phase = Phase.ERROR
-        raise LocalPortalError(text)
+        raise _messages.LocalPortalError(text)
 
     def _remote_error(self, text: str) -> NoReturn:
         self.phase = Phase.ERROR
-        raise PortalProtocolError(text)
+        raise _messages.PortalProtocolError(text)
 
 
 def _peer(role: Role) -> str:

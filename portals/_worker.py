@@ -12,7 +12,8 @@ bytes take one way each:
 - **peer → stream**: a received payload is written at once, as far as the stream takes it
   without waiting; the rest waits in `_out` for the writer task, which also applies the
   peer's `End` (`send_eof`) once everything before it is written. The state returns `Credit`
-  as payloads are written, and the window bounds `_out`: a peer that keeps to its credit
+  as payloads are written (growing the window while the stream takes each payload at once),
+  and the window bounds `_out`: a peer that keeps to its credit
   never makes the worker that delivers to us wait, so one slow client never stalls other
   portals that share its connection.
 
@@ -36,6 +37,7 @@ from transports import SocketPoller, StreamIO
 from ._enforcement import Enforcement
 from ._messages import (
     CHUNK,
+    Blocked,
     Credit,
     Disconnect,
     End,
@@ -114,7 +116,7 @@ class PortalWorker(Actor):
             await self._disconnect_on_stop()
             state = self.state
             reason = state.close_reason or ("done" if state.closed else "stopped")
-            log.info("portal %s closed: %s", self.ctx.address, reason)
+            log.info("portal %s closed: %s", self.ctx.address.text, reason)
 
     async def _disconnect_on_stop(self) -> None:
         node = self.ctx.node
@@ -174,7 +176,7 @@ class PortalWorker(Actor):
         try:
             event = state.receive(message.payload, now=trio.current_time())
         except PortalProtocolError as exc:
-            log.warning("portal %s: protocol error: %s", self.ctx.address, exc)
+            log.warning("portal %s: protocol error: %s", self.ctx.address.text, exc)
             if was_open:
                 await self._send(encode(Disconnect(f"protocol error: {exc}")))
             await self._close(f"protocol error: {exc}", notify=False)
@@ -218,16 +220,16 @@ class PortalWorker(Actor):
                 await self._close(f"writing the stream failed: {exc}")
                 return
             if sent == len(data):
-                await self._payloads_written(1)
+                await self._payloads_written(1, keeping_up=True)
                 return
         self._out += memoryview(data)[sent:]
         self._unwritten.append(len(data) - sent)
         self._to_write.set()
 
-    async def _payloads_written(self, count: int) -> None:
+    async def _payloads_written(self, count: int, *, keeping_up: bool = False) -> None:
         state = self.state
         for _ in range(count):
-            credit = state.payload_written()
+            credit = state.payload_written(keeping_up=keeping_up)
             if credit is not None and not await self._send(state.send(credit)):
                 await self._close("the route to the peer is gone", notify=False)
 
@@ -277,7 +279,9 @@ class PortalWorker(Actor):
                 nursery.start_soon(self._enforcement.watch, self._guard, self._close)
             self._poller = await carrier_poller(self.ctx.node, carrier)
             if self._poller is None:
-                self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+                self.state.carrier_stopped(
+                    f"the worker carrying the portal ({carrier.text}) stopped"
+                )
             else:
                 self._start_reading()
             await self._until_done()
@@ -285,7 +289,7 @@ class PortalWorker(Actor):
 
     async def _watch_carrier(self, carrier: Address) -> None:
         await self.ctx.node.monitor(carrier).wait()
-        self.state.carrier_stopped(f"the worker carrying the portal ({carrier}) stopped")
+        self.state.carrier_stopped(f"the worker carrying the portal ({carrier.text}) stopped")
         self._changed_state()
 
     def _start_reading(self) -> None:
@@ -325,7 +329,11 @@ class PortalWorker(Actor):
             elif state.finished:
                 await self._close("")
             return
-        if not await self._send(state.send(Payload(data))):
+        sent = await self._send(state.send(Payload(data)))
+        if sent and len(data) == CHUNK and state.send_credit == 0:
+            # A full read used the last credit: there is likely more, and the window holds it.
+            sent = await self._send(state.send(Blocked()))
+        if not sent:
             await self._close("the route to the peer is gone", notify=False)
         else:
             self._pause_without_credit()

@@ -96,6 +96,10 @@ class AuthorityService(Actor):
         account_authority: The identifier of the account authority, whose credential (as a
             channel's verified subject) makes its holder an admin when it names the project;
             None: none is trusted.
+        direct_authentication: Enrollers may list the members (Ockam's direct
+            authenticator); False refuses `ListMembers` (``--no-direct-authentication``).
+        token_enrollment: Enrollers may make tickets and newcomers redeem them; False
+            refuses both (``--no-token-enrollment``).
         clock: The wall clock (seconds since the Unix epoch); tests pass a fake one.
     """
 
@@ -107,6 +111,8 @@ class AuthorityService(Actor):
         *,
         credential_ttl: int = DEFAULT_CREDENTIAL_TTL,
         account_authority: str | None = None,
+        direct_authentication: bool = True,
+        token_enrollment: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(credential_ttl, bool) or not isinstance(credential_ttl, int):
@@ -118,6 +124,8 @@ class AuthorityService(Actor):
         self.project = project
         self.credential_ttl = credential_ttl
         self.account_authority = account_authority
+        self.direct_authentication = direct_authentication
+        self.token_enrollment = token_enrollment
         self.clock = clock
 
     async def handle_message(self, message: LocalMessage) -> None:
@@ -157,6 +165,10 @@ class AuthorityService(Actor):
     ) -> AuthorityReply:
         now = self.clock()
         enrollment = self.enrollment
+        if isinstance(request, CreateTicket | RedeemTicket) and not self.token_enrollment:
+            raise NotAuthorizedError("this authority does not enroll members with tickets")
+        if isinstance(request, ListMembers) and not self.direct_authentication:
+            raise NotAuthorizedError("this authority does not serve its member list")
         if isinstance(request, IssueCredential):
             credential = enrollment.issue_credential(
                 self.identity, requester, now=now, ttl=self.credential_ttl

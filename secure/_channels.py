@@ -320,11 +320,14 @@ class SecureChannels:
         )
 
     def _reusable(self, onward: Route, allowed: frozenset[str]) -> SecureChannelWorker | None:
-        """A live initiator's end opened along `onward`, accepting `allowed`, if any."""
+        """A live initiator's end opened along `onward`, accepting `allowed`, under this
+        registry's identity, if any (a node may hold registries of several identities: an
+        inlet created with `--identity` must not ride a channel that proves another one)."""
         for worker in self._workers():
             machine = worker.machine
             if (
                 machine.role == "initiator"
+                and machine.settings.identity.identifier == self.identifier
                 and machine.route == onward
                 and machine.authorized == allowed
                 and worker.established.is_set()

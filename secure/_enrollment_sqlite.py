@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +23,14 @@ import msgspec
 from ._enrollment import Member, TicketRecord
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS members (
+CREATE TABLE IF NOT EXISTS {members} (
     identifier TEXT PRIMARY KEY,
     attributes TEXT NOT NULL,
     added_by TEXT NOT NULL,
     added_at INTEGER NOT NULL,
     pre_trusted INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS tickets (
+CREATE TABLE IF NOT EXISTS {tickets} (
     secret_hash BLOB PRIMARY KEY,
     attributes TEXT NOT NULL,
     issued_by TEXT NOT NULL,
@@ -39,6 +40,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     uses_left INTEGER NOT NULL
 );
 """
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_]*$")
 
 _MEMBER_COLUMNS = "identifier, attributes, added_by, added_at, pre_trusted"
 _TICKET_COLUMNS = (
@@ -52,12 +55,22 @@ class SqliteEnrollmentStore:
     Args:
         path: The database file.
         timeout: Seconds to wait for another process's transaction to finish.
+        prefix: Put before the table names (``members``, ``tickets``), so that several
+            authorities can share one database file (the CLI's state database); letters,
+            digits and ``_`` only.
 
     Raises:
         sqlite3.Error: The file cannot be opened or is not an SQLite database.
+        ValueError: The prefix has other characters.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 5.0, prefix: str = ""
+    ) -> None:
+        if not _PREFIX.match(prefix):
+            raise ValueError(f"bad table prefix {prefix!r}: letters, digits and '_' only")
+        self._members = f"{prefix}members"
+        self._tickets = f"{prefix}tickets"
         self.path = Path(path)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
@@ -65,7 +78,7 @@ class SqliteEnrollmentStore:
         # Autocommit: `transaction` opens and ends every transaction itself.
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         self._depth = 0
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA.format(members=self._members, tickets=self._tickets))
 
     def close(self) -> None:
         """Close the database connection."""
@@ -97,30 +110,32 @@ class SqliteEnrollmentStore:
     def get_member(self, identifier: str) -> Member | None:
         """The member with this identifier, if any."""
         row = self._db.execute(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE identifier = ?", (identifier,)
+            f"SELECT {_MEMBER_COLUMNS} FROM {self._members} WHERE identifier = ?", (identifier,)
         ).fetchone()
         return None if row is None else _member(row)
 
     def put_member(self, member: Member) -> None:
         """Add or replace a member."""
         self._db.execute(
-            f"INSERT OR REPLACE INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {self._members} ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             _row(member),
         )
 
     def delete_member(self, identifier: str) -> None:
         """Remove a member (no error if absent)."""
-        self._db.execute("DELETE FROM members WHERE identifier = ?", (identifier,))
+        self._db.execute(f"DELETE FROM {self._members} WHERE identifier = ?", (identifier,))
 
     def list_members(self) -> list[Member]:
         """Every member, sorted by identifier."""
-        rows = self._db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY identifier")
+        rows = self._db.execute(
+            f"SELECT {_MEMBER_COLUMNS} FROM {self._members} ORDER BY identifier"
+        )
         return [_member(row) for row in rows]
 
     def get_ticket(self, secret_hash: bytes) -> TicketRecord | None:
         """The ticket with this secret hash, if any."""
         row = self._db.execute(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE secret_hash = ?", (secret_hash,)
+            f"SELECT {_TICKET_COLUMNS} FROM {self._tickets} WHERE secret_hash = ?", (secret_hash,)
         ).fetchone()
         if row is None:
             return None
@@ -138,7 +153,8 @@ class SqliteEnrollmentStore:
     def put_ticket(self, ticket: TicketRecord) -> None:
         """Add or replace a ticket."""
         self._db.execute(
-            f"INSERT OR REPLACE INTO tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {self._tickets} ({_TICKET_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             _row(ticket),
         )
 

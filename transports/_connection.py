@@ -186,7 +186,9 @@ class ConnectionWorker(Actor):
         try:
             encode_message_into(message.step(), self._out)
         except ProtocolError as exc:
-            log.warning("%s: not sending a message to %s: %s", self.ctx.address, self.peer, exc)
+            log.warning(
+                "%s: not sending a message to %s: %s", self.ctx.address.text, self.peer, exc
+            )
             return
         batch = _BATCH.get()
         if batch is None or len(self._out) >= WRITE_BATCH:

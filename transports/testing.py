@@ -1,4 +1,7 @@
-"""Test helpers: several nodes in one nursery, connected: `async with open_topology() as t:`.
+"""The testing kit: several nodes in one nursery, connected (`async with open_topology() as t:`),
+relays between them (`await t.relay("inside", at="relay")`), TCP servers for portals to reach
+(`open_echo_server`, `open_sink_server`), and a pytest plugin with fixtures for all of them
+(`ockam_node`, `ockam_topology`, `ockam_echo_server`, `ockam_sink_server`; see docs/testing.md).
 
 Like `trio.testing`, a module of its own beside the layer it needs, not part of the runtime.
 """
@@ -14,16 +17,53 @@ from typing import Literal
 import trio
 from trio.testing import memory_stream_pair
 
-from actors import LOCAL, Address, Route, TransportError, local, unwrap_group
+from actors import (
+    LOCAL,
+    RELAY_PREFIX,
+    RELAY_SERVICE,
+    Address,
+    RelayClient,
+    Route,
+    TransportError,
+    local,
+    start_relay,
+    start_service,
+    unwrap_group,
+)
 
 from ._connection import ConnectionInfo
 from ._node import NetworkNode, open_node
 from ._stream_transport import ListenerInfo, StreamTransport
+from ._test_servers import EchoServer as EchoServer
+from ._test_servers import SinkServer as SinkServer
+from ._test_servers import TestServer as TestServer
+from ._test_servers import connect as connect
+from ._test_servers import open_echo_server as open_echo_server
+from ._test_servers import open_sink_server as open_sink_server
 
 TransportName = Literal["tcp", "ws", "memory"]
 
 _ACCEPT_TIMEOUT = 10.0
 """Seconds a listening node has to take a connection made while the topology opens."""
+
+
+class TopologyRelay:
+    """A relay registered in a topology: `node` keeps `forward_to_<name>` alive on node `at`.
+
+    Attributes:
+        name: the relay's name.
+        node: the node that registered it, where messages sent to the relay arrive.
+        at: the relay node, where the relay worker runs.
+        address: the relay worker's address on `at`: `forward_to_<name>`.
+        client: the registering node's `RelayClient`, which keeps the relay registered.
+    """
+
+    def __init__(self, name: str, node: str, at: str, client: RelayClient) -> None:
+        self.name = name
+        self.node = node
+        self.at = at
+        self.address = RELAY_PREFIX + name
+        self.client = client
 
 
 class Topology:
@@ -37,6 +77,7 @@ class Topology:
             `b` on `a`'s side (outgoing when `a` connected to `b`, incoming otherwise). Both
             orientations of each link are present.
         listeners: the listener of each node that accepts links (`tcp` and `ws` only).
+        relays: the relays registered with `relay`, by name.
     """
 
     def __init__(
@@ -50,6 +91,7 @@ class Topology:
         self.links = tuple(links)
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
         self.listeners: dict[str, ListenerInfo] = {}
+        self.relays: dict[str, TopologyRelay] = {}
 
     def __getitem__(self, name: str) -> NetworkNode:
         return self.nodes[name]
@@ -83,8 +125,15 @@ class Topology:
             path.append(previous)
         return path[::-1]
 
-    def route(self, src: str, dst: str, *services: str | Address, via_hop: bool = False) -> Route:
-        """The route a message sent on `src` follows to `services` on `dst`.
+    def route(
+        self,
+        src: str,
+        dst: str,
+        *services: str | Address,
+        via_hop: bool = False,
+        bypass_relays: bool = False,
+    ) -> Route:
+        """The route a message sent on `src` follows to `services` on `dst`, link by link.
 
         The route names, on each node along the way, the worker of the connection to the next
         node; replies come back through the same connections. With `via_hop` the message also
@@ -92,11 +141,26 @@ class Topology:
         `topology.route("n1", "n3", "uppercase", via_hop=True)` is, on n1,
         `/service/<n1→n2 worker>/service/hop/service/<n2→n3 worker>/service/uppercase`.
 
+        Such a route goes straight through the connections of the nodes in between, never
+        through a relay: when `dst` registered a relay (`relay`) at a node on the way, it is
+        refused, since a test of the relay would prove nothing. Use `relay_route`, or pass
+        `bypass_relays=True` to mean it.
+
         Raises:
             KeyError: `src` or `dst` is not a node of this topology.
-            ValueError: no link joins them, or `via_hop` and a node in between runs no `hop`.
+            ValueError: no link joins them, `via_hop` and a node in between runs no `hop`, or
+                the route would go around a relay of `dst`.
         """
         path = self.path(src, dst)
+        if not bypass_relays:
+            for relay in self.relays.values():
+                if relay.node == dst and relay.at in path[1:-1]:
+                    raise ValueError(
+                        f"the route from {src} to {dst} goes through {relay.at}'s connection "
+                        f"to {dst}, around the relay {relay.address} there: use "
+                        f"relay_route({src!r}, {relay.name!r}, ...) to go through the relay, "
+                        "or route(..., bypass_relays=True) to go around it"
+                    )
         addresses: list[Address] = []
         hop = local("hop")
         for i, (a, b) in enumerate(pairwise(path)):
@@ -110,6 +174,51 @@ class Topology:
 
     route_to = route
     """Another name for `route`."""
+
+    async def relay(
+        self, node: str, *, at: str, name: str | None = None, heartbeat: float = 5.0
+    ) -> TopologyRelay:
+        """Have `node` register the relay `forward_to_<name>` at node `at`, as
+        `ockam relay create NAME --at /node/AT --to /node/NODE` does.
+
+        `name` defaults to `node`'s name. `at` gets the relay service (`forwarding_service`)
+        first if it does not run it (`open_topology`'s default services leave it out). Messages
+        that reach the relay worker on `at` go on to `node` along the connection `node` opened:
+        `relay_route(src, name, *services)` is the route to `services` on `node` through it.
+
+        Raises:
+            KeyError: `node` or `at` is not a node of this topology.
+            ValueError: no link joins `node` to `at`, or `name` is taken in this topology.
+            RelayError: the relay service refused the name.
+        """
+        name = node if name is None else name
+        if name in self.relays:
+            raise ValueError(f"a relay named {name!r} is registered already")
+        to_relay_node = self.route(node, at)
+        relay_node = self.nodes[at]
+        if not relay_node.router.is_registered(local(RELAY_SERVICE)):
+            await start_service(relay_node, RELAY_SERVICE)
+        client = await start_relay(
+            self.nodes[node], at=to_relay_node, name=name, heartbeat=heartbeat
+        )
+        relay = TopologyRelay(name, node, at, client)
+        self.relays[name] = relay
+        return relay
+
+    def relay_route(self, src: str, name: str, *services: str | Address) -> Route:
+        """The route from `src` through the relay `name` to `services` on the node that
+        registered it: the connections from `src` to the relay node, `forward_to_<name>` there,
+        then `services` (`/service/<src→relay worker>/service/forward_to_inside/service/outlet`).
+
+        Raises:
+            KeyError: `src` is not a node of this topology, or no relay is named `name`.
+            ValueError: no link joins `src` to the relay node.
+        """
+        relay = self.relays.get(name)
+        if relay is None:
+            known = ", ".join(self.relays) or "none"
+            raise KeyError(f"no relay {name!r} in this topology (relays: {known})")
+        return self.route(src, relay.at, relay.address, *services)
 
 
 @asynccontextmanager

@@ -56,7 +56,7 @@ class RelayWorker(Actor):
                 stopped = self.ctx.node.monitor(first)
                 await wait_any(stopped, changed)
                 if not changed.is_set():
-                    log.info("relay %s: its connection went down; stopping", self.ctx.address)
+                    log.info("relay %s: its connection went down; stopping", self.ctx.address.text)
                     scope.cancel()
                     return
             else:
@@ -100,15 +100,15 @@ class RelayService(Actor):
         if isinstance(existing, RelayWorker):
             if existing.forward_route != forward_route:
                 existing.replace_route(forward_route)
-                log.info("relay %s now forwards to %r", address, forward_route)
+                log.info("relay %s now forwards to %s", address.text, forward_route)
             return address
         if existing is not None:
-            raise RelayError(f"{address} is taken by another worker")
+            raise RelayError(f"{address.text} is taken by another worker")
         try:
             await self.ctx.node.start_actor(
                 RelayWorker(name, forward_route), address, policy=TEMPORARY
             )
         except AddressInUse:
-            raise RelayError(f"{address} is taken by another worker") from None
-        log.info("relay %s created, forwarding to %r", address, forward_route)
+            raise RelayError(f"{address.text} is taken by another worker") from None
+        log.info("relay %s created, forwarding to %s", address.text, forward_route)
         return address

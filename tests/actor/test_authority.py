@@ -228,3 +228,19 @@ async def test_an_account_authority_credential_naming_the_project_makes_an_admin
             with pytest.raises(AuthorityError) as refused:
                 await client.create_ticket(enroller=True)
             assert refused.value.kind == "not_authorized"
+
+
+async def test_an_authority_without_tickets_or_direct_authentication_refuses_them(
+    autojump_clock: trio.abc.Clock, tmp_path: Path
+) -> None:
+    with trio.fail_after(60):
+        async with project(tmp_path) as p:
+            admin = await p.client(p.channels("admin", ADMIN))
+            ticket = await admin.create_ticket()
+            p.service.token_enrollment = False
+            p.service.direct_authentication = False
+            for refused in (admin.create_ticket(), admin.redeem(ticket), admin.members()):
+                with pytest.raises(AuthorityError) as failure:
+                    await refused
+                assert failure.value.kind == "not_authorized"
+            assert (await admin.issue_credential()).issuer == AUTHORITY.identifier

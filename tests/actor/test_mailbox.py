@@ -89,7 +89,9 @@ async def test_an_error_drops_that_message_and_the_sender_carries_on(
             await node.start_actor(recorder, "r")
             with caplog.at_level(logging.ERROR, logger="ockam.actor"):
                 await node.router.send(to("r", b"boom"))
-            assert "0#r (Recorder) failed on a message; the message is dropped" in caplog.text
+            assert (
+                "/service/r (Recorder) failed on a message; the message is dropped" in caplog.text
+            )
             assert await node.router.send(to("r", b"now after"))
             assert recorder.handled == [("now", b"now after")]
 

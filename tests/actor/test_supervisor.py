@@ -55,11 +55,13 @@ async def test_a_crashed_actor_is_restarted_and_keeps_serving(
     crash_logs = [r for r in caplog.records if r.name == "ockam.supervisor"]
     assert any(
         r.levelno == logging.ERROR
-        and "0#fragile" in r.getMessage()
+        and "/service/fragile" in r.getMessage()
         and "asked to crash" in r.getMessage()
         for r in crash_logs
     )
-    assert any("restarting actor 0#fragile (restart 1)" in r.getMessage() for r in crash_logs)
+    assert any(
+        "restarting actor /service/fragile (restart 1)" in r.getMessage() for r in crash_logs
+    )
 
 
 async def test_past_the_limit_the_failure_is_escalated_and_the_node_serves_on(
@@ -103,7 +105,8 @@ async def test_past_the_limit_the_failure_is_escalated_and_the_node_serves_on(
     assert any(
         r.name == "ockam.supervisor"
         and r.levelno == logging.ERROR
-        and "0#fragile crashed 3 times within 10.0 s; stopping it and escalating" in r.getMessage()
+        and "/service/fragile crashed 3 times within 10.0 s; stopping it and escalating"
+        in r.getMessage()
         for r in caplog.records
     )
 
@@ -136,7 +139,7 @@ async def test_a_temporary_actor_is_not_restarted(
             assert node.escalations == []
             assert (await node.request(route("echo"), b"ok", timeout=5)).payload == b"ok"
     assert any(
-        "0#fragile" in r.getMessage() and "crashed" in r.getMessage() for r in caplog.records
+        "/service/fragile" in r.getMessage() and "crashed" in r.getMessage() for r in caplog.records
     )
 
 

@@ -53,7 +53,7 @@ def test_tcp_connections_and_listeners(ockam: Ockam) -> None:
     created = ockam.out("tcp-connection", "create", "--from", "n1", "--to", f"127.0.0.1:{n2_port}")
     worker = HEX32.search(created)
     assert worker is not None
-    assert created == f"/worker/{worker.group()}"
+    assert created == f"/service/{worker.group()}"
     listed = ockam.out("tcp-connection", "list", "--node", "n1")
     assert f"127.0.0.1:{n2_port}" in listed
     assert worker.group() in listed

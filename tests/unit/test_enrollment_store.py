@@ -123,3 +123,20 @@ def test_two_connections_cannot_both_use_a_single_use_ticket(tmp_path: Path) -> 
     assert first.get_member(BOB) is None
     first.close()
     second.close()
+
+
+def test_two_prefixes_keep_two_authorities_apart_in_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = SqliteEnrollmentStore(path, prefix="authority_a_")
+    second = SqliteEnrollmentStore(path, prefix="authority_b_")
+    ticket = _ticket()
+    first.put_member(Member(ALICE, {}, ADMIN, 1))
+    second.put_ticket(ticket)
+    assert [m.identifier for m in first.list_members()] == [ALICE]
+    assert second.list_members() == []
+    assert first.get_ticket(ticket.secret_hash) is None
+    assert second.get_ticket(ticket.secret_hash) == ticket
+    first.close()
+    second.close()
+    with pytest.raises(ValueError, match="bad table prefix"):
+        SqliteEnrollmentStore(path, prefix="x; DROP TABLE members; --")

@@ -14,7 +14,9 @@ from portals import (
     CREDIT_BATCH,
     LINGER,
     MAX_PAYLOAD,
+    MAX_WINDOW,
     WINDOW,
+    Blocked,
     Credit,
     Disconnect,
     End,
@@ -88,7 +90,8 @@ def test_messages_round_trip(message: PortalMessage) -> None:
 
 def test_wire_form_is_a_tagged_array() -> None:
     assert msgspec.msgpack.decode(encode(Payload(b"ab"))) == ["Payload", b"ab"]
-    assert msgspec.msgpack.decode(encode(Credit(3))) == ["Credit", 3]
+    assert msgspec.msgpack.decode(encode(Credit(3))) == ["Credit", 3, 0]
+    assert msgspec.msgpack.decode(encode(Credit(3, 32))) == ["Credit", 3, 32]
     assert msgspec.msgpack.decode(encode(Ping())) == ["Ping", b""]
     assert msgspec.msgpack.decode(encode(Ping(b"GET"))) == ["Ping", b"GET"]
 
@@ -587,3 +590,105 @@ def test_transfer_respects_the_window_and_keeps_order(
         assert link.outlet.unacknowledged <= window
     assert written == chunks
     assert link.outlet.end_received
+
+
+# --- the window grows while the receiver keeps up ---------------------------------------------
+
+
+def _send_all_credit(link: Link) -> int:
+    """The inlet sends payloads while it has credit, then says it is Blocked; returns how many
+    payloads it sent."""
+    sent = 0
+    while link.inlet.can_send_payload:
+        link.to_outlet(Payload(b"x"))
+        sent += 1
+    assert link.to_outlet(Blocked()) == Blocked()
+    return sent
+
+
+def _write_all(link: Link, count: int, *, keeping_up: bool) -> None:
+    """The outlet writes `count` received payloads, sending the credits they earn."""
+    for _ in range(count):
+        credit = link.outlet.payload_written(keeping_up=keeping_up)
+        if credit is not None:
+            link.to_inlet(credit)
+
+
+def test_a_receiver_that_keeps_up_doubles_the_window_to_the_cap() -> None:
+    link = open_link()
+    windows = []
+    for _ in range(6):
+        _write_all(link, _send_all_credit(link), keeping_up=True)
+        windows.append(link.inlet.send_window)
+    assert windows == [64, 128, 256, 256, 256, 256]
+    assert MAX_WINDOW == 256
+    assert link.outlet.receive_window == MAX_WINDOW
+    assert link.inlet.receive_window == WINDOW  # the other direction did not move
+
+
+def test_a_receiver_that_falls_behind_keeps_the_window() -> None:
+    link = open_link()
+    for _ in range(4):
+        _write_all(link, _send_all_credit(link), keeping_up=False)
+    assert link.inlet.send_window == link.outlet.receive_window == WINDOW
+
+
+def test_a_sender_that_never_fills_its_window_keeps_it() -> None:
+    link = open_link()
+    for _ in range(8):  # half a window at a time, each credited before the next
+        for _ in range(CREDIT_BATCH):
+            link.to_outlet(Payload(b"x"))
+        _write_all(link, CREDIT_BATCH, keeping_up=True)
+    assert link.inlet.send_window == link.outlet.receive_window == WINDOW
+
+
+def test_blocked_only_when_out_of_credit() -> None:
+    link = open_link()
+    with pytest.raises(LocalPortalError, match=f"cannot send Blocked with {WINDOW} credits left"):
+        link.inlet.send(Blocked())
+    inlet = PortalState(Role.INLET)
+    inlet.send(Ping())
+    with pytest.raises(PortalProtocolError, match="Blocked while this side is pinging"):
+        inlet.receive(encode(Blocked()))
+
+
+def test_the_grown_window_is_enforced() -> None:
+    link = open_link()
+    _write_all(link, _send_all_credit(link), keeping_up=True)
+    assert _send_all_credit(link) == 2 * WINDOW - WINDOW // 2  # what is not credited yet waits
+    with pytest.raises(PortalProtocolError, match=f"more than {2 * WINDOW} payloads"):
+        link.outlet.receive(encode(Payload(b"one too many")))
+
+
+def test_growing_past_the_cap_is_refused_both_ways() -> None:
+    link = open_link(window=MAX_WINDOW)
+    link.to_outlet(Payload(b"x"))
+    link.outlet.payload_written()
+    with pytest.raises(LocalPortalError, match="cannot grow the window of 256 by 1"):
+        link.outlet.send(Credit(1, 1))
+    other = open_link(window=MAX_WINDOW)
+    other.inlet.send(Payload(b"x"))
+    with pytest.raises(PortalProtocolError, match="grew the window of 256 by 1"):
+        other.inlet.receive(encode(Credit(1, 1)))
+
+
+def test_window_must_not_exceed_the_cap() -> None:
+    with pytest.raises(ValueError, match=f"2 to {MAX_WINDOW}"):
+        PortalState(Role.INLET, window=MAX_WINDOW + 1)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 300), st.booleans()), max_size=40))
+def test_windows_never_pass_the_cap_nor_each_other(steps: list[tuple[int, bool]]) -> None:
+    link = open_link()
+    received = 0
+    for count, keeping_up in steps:
+        for _ in range(count):
+            if not link.inlet.can_send_payload:
+                break
+            link.to_outlet(Payload(b"x"))
+            received += 1
+        writes, received = received, 0
+        _write_all(link, writes, keeping_up=keeping_up)
+        assert link.inlet.send_window <= link.outlet.receive_window <= MAX_WINDOW
+        assert link.inlet.send_credit <= link.inlet.send_window
