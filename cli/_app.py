@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, TypeVar
 
 import cyclopts
@@ -17,15 +18,29 @@ from cyclopts import App, Parameter
 from actors import OckamError, unwrap_group
 
 from ._control import Request, call
+from ._lifecycle import default_record
 from ._output import OutputFormat, Printer, error
 from ._routes import node_name, resolve_route
-from ._state import NodeNotFound, NodeRecord, StateStore
+from ._state import NodeRecord, StateStore
 
 T = TypeVar("T")
+
+DISTRIBUTION = "trio-ockam"
+"""The distribution (pyproject.toml's `name`) whose version `ockam --version` prints."""
+
+
+def package_version() -> str:
+    """`ockam --version`: Ockam's first line (`ockam 0.1.0`), with this package's version."""
+    try:
+        return f"ockam {version(DISTRIBUTION)}"
+    except PackageNotFoundError:
+        return "ockam (version unknown: the trio-ockam distribution is not installed)"
+
 
 app = App(
     name="ockam",
     help="Ockam nodes, relays, portals and secure channels, on Trio.",
+    version=package_version,
     version_flags=["--version"],
 )
 
@@ -66,12 +81,12 @@ NODE_FLAGS = ("--at", "--node")
 def node_option(flags: Sequence[str] = NODE_FLAGS) -> Any:
     """The annotation of an option naming the node a command asks, under `flags`."""
     return Annotated[
-        str | None, Parameter(name=list(flags), help="The node (default: the oldest).")
+        str | None, Parameter(name=list(flags), help="The node (default: the default node).")
     ]
 
 
 NodeOption = Annotated[
-    str | None, Parameter(name=list(NODE_FLAGS), help="The node (default: the oldest).")
+    str | None, Parameter(name=list(NODE_FLAGS), help="The node (default: the default node).")
 ]
 """`--at NODE` (or the seeds' `--node NODE`)."""
 
@@ -108,17 +123,13 @@ def store() -> StateStore:
     return StateStore()
 
 
-def default_node(state: StateStore) -> str:
-    """The node a command uses when none is named: the oldest one."""
-    records = state.all()
-    if not records:
-        raise NodeNotFound("there are no nodes yet: create one with `ockam node create`")
-    return records[0].name
-
-
-def target_node(state: StateStore, value: str | None) -> NodeRecord:
-    """The record of the node named by `--at`/`--from`/`--to` (`n1` or `/node/n1`)."""
-    return state.get(node_name(value) if value is not None else default_node(state))
+def target_node(state: StateStore, value: str | None, *, start: bool = False) -> NodeRecord:
+    """The record of the node named by `--at`/`--from`/`--to` (`n1` or `/node/n1`), or of
+    the default node when None. With `start`, a default node is created when there is no
+    node at all (Ockam's commands that create something do so)."""
+    if value is None:
+        return default_record(state, start=start)
+    return state.get(node_name(value))
 
 
 async def ask(state: StateStore, record: NodeRecord, request: Request, result: type[T]) -> T:
@@ -126,11 +137,14 @@ async def ask(state: StateStore, record: NodeRecord, request: Request, result: t
     return await call(state.socket_path(record.name), request, result, node=record.name)
 
 
-def ask_node(node: str | None, request: Request, result: type[T]) -> tuple[NodeRecord, T]:
+def ask_node(
+    node: str | None, request: Request, result: type[T], *, start: bool = False
+) -> tuple[NodeRecord, T]:
     """Send `request` to the node named by `--at`/`--from`/`--to` (`n1` or `/node/n1`; the
-    oldest node when None); returns the node's record and the decoded result."""
+    default node when None, created first with `start` when there is none); returns the
+    node's record and the decoded result."""
     state = store()
-    record = target_node(state, node)
+    record = target_node(state, node, start=start)
     return record, run(lambda: ask(state, record, request, result))
 
 

@@ -17,6 +17,7 @@ from . import (
     _portal,
     _project,
     _relay,
+    _reset,
     _secure_channel,
     _service,
     _transport,
@@ -40,6 +41,7 @@ FEATURES: tuple[Feature, ...] = (
     _identity.FEATURE,
     _vault.FEATURE,
     _transport.FEATURE,
+    _reset.FEATURE,
 )
 """Every feature, in the order `ockam --help` lists their commands and node processes run
 their setup and shutdown hooks."""

@@ -1,11 +1,13 @@
-"""Nodes: `ockam node create/list/show/start/stop/delete/logs`, and the control requests that
-every node process answers about itself (its status, and stopping)."""
+"""Nodes: `ockam node create/list/show/start/stop/restart/delete/logs/default`, and the
+control requests that every node process answers about itself (its status, and stopping).
+
+What a node's life takes from the command line's side (spawning, waiting, stopping, the
+default node) is in `cli._lifecycle`; this module holds the commands."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import secrets
-import shutil
 import sys
 from typing import Annotated
 
@@ -15,47 +17,38 @@ from cyclopts import Parameter
 
 from actors import OckamError
 
-from ._app import DEFAULT, Common, ask, command_group, run, store, target_node, to_builtins
-from ._config import is_config_path
-from ._control import Empty, NodeNotRunning, Request, call
+from ._app import DEFAULT, Common, YesOption, ask, command_group, confirm, run, store, target_node
+from ._config import NodeConfig, is_config_path
+from ._control import Empty, Request
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
+from ._lifecycle import GetStatus as GetStatus
+from ._lifecycle import NodeStatus as NodeStatus
+from ._lifecycle import Shutdown as Shutdown
+from ._lifecycle import (
+    already_running,
+    delete_nodes,
+    forget_node,
+    node_status,
+    random_node_name,
+    start_again,
+    start_node,
+    stop_node,
+)
 from ._node_config import apply_configuration, read_configuration
 from ._node_view import http_address, node_list_item, node_resources, stopped_node
 from ._ockam_views import NodeResources
 from ._output import Printer
-from ._process import NodeStartError, log_tail, pid_alive, spawn_node, stop_process
 from ._routes import node_name
 from ._runtime import serve_node
-from ._state import NodeRecord, StateStore, check_node_name
+from ._state import NodeNotFound, StateStore, check_node_name
 
 node_app = command_group("node", "Create and manage nodes.")
 FEATURE = Feature("node", commands=[node_app])
 
 
-class NodeStatus(msgspec.Struct, frozen=True):
-    """What `node show` prints: Ockam's field names."""
-
-    name: str
-    status: str
-    pid: int
-    listener: str
-    identifier: str = ""
-    services: list[str] = []
-    http_server: str = ""
-    """`host:port` of the node's HTTP status server; empty when it has none."""
-
-
-class GetStatus(Request, frozen=True, tag="status"):
-    """The node's status."""
-
-
 class GetNodeResources(Request, frozen=True, tag="node-resources"):
     """Everything the node holds, in Ockam's `NodeResources` shape (`node show --output json`)."""
-
-
-class Shutdown(Request, frozen=True, tag="shutdown"):
-    """Stop the node: run its shutdown hooks, then cancel its root nursery."""
 
 
 @FEATURE.handles(GetStatus)
@@ -91,63 +84,20 @@ async def _shutdown_soon(controller: NodeController) -> None:
     await controller.stop()
 
 
-async def wait_ready(
-    state: StateStore, name: str, pid: int, *, timeout: float = 20.0
-) -> NodeStatus:
-    """Poll the node's control socket until it answers.
-
-    Raises:
-        NodeStartError: the process exited, or did not answer within `timeout` seconds.
-    """
-    deadline = trio.current_time() + timeout
-    socket_path = state.socket_path(name)
-    while trio.current_time() < deadline:
-        if not pid_alive(pid):
-            reason = log_tail(state.log_file(name), 1) or "it exited"
-            raise NodeStartError(f"node {name!r} did not start: {reason}")
-        if socket_path.exists():
-            try:
-                return await call(socket_path, GetStatus(), NodeStatus, node=name)
-            except NodeNotRunning:
-                pass
-        await trio.sleep(0.05)
-    raise NodeStartError(
-        f"node {name!r} did not answer within {timeout:g} s (see `ockam node logs {name}`)"
-    )
-
-
-async def node_status(state: StateStore, record: NodeRecord) -> NodeStatus:
-    """The live status of a node, or a 'stopped' status when it does not answer."""
-    if pid_alive(record.pid):
-        try:
-            with trio.move_on_after(5):
-                return await call(
-                    state.socket_path(record.name), GetStatus(), NodeStatus, node=record.name
-                )
-        except (NodeNotRunning, OckamError):
-            pass
-    return NodeStatus(name=record.name, status="stopped", pid=record.pid, listener=record.listener)
-
-
-async def stop_node(state: StateStore, record: NodeRecord) -> None:
-    """Stop a node for sure: a `Shutdown` request, then signals (see `stop_process`)."""
-    socket = state.socket_path(record.name)
-    await stop_process(
-        record.pid, record.name, lambda: call(socket, Shutdown(), Empty, node=record.name)
-    )
-
-
 class NodeExists(OckamError):
-    """A node of that name is already in the state database."""
+    """A stopped node of that name exists, and the command would make it anew."""
 
 
 def _describe(status: NodeStatus) -> str:
-    running = status.status == "running"
     return (
         f"Node [bold]{status.name}[/bold] is {status.status}"
-        + (f" (pid {status.pid}), listening on {status.listener}" if running else "")
+        + (f" (pid {status.pid}), listening on {status.listener}" if status.running else "")
         + (f", HTTP server at http://{status.http_server}" if status.http_server else "")
     )
+
+
+def _has_resources(config: NodeConfig | None) -> bool:
+    return config is not None and bool(config.tcp_outlets or config.tcp_inlets or config.relays)
 
 
 @node_app.command
@@ -155,8 +105,11 @@ def create(
     name: str | None = None,
     /,
     *,
-    tcp_listener_address: str = "127.0.0.1:0",
-    foreground: bool = False,
+    tcp_listener_address: Annotated[
+        str | None, Parameter(name=["--tcp-listener-address", "-t"])
+    ] = None,
+    foreground: Annotated[bool, Parameter(name=["--foreground", "-f"], negative="")] = False,
+    child_process: Annotated[bool, Parameter(show=False, negative="")] = False,
     identity: str | None = None,
     configuration: str | None = None,
     variable: Annotated[list[str] | None, Parameter(name="--variable")] = None,
@@ -165,17 +118,23 @@ def create(
     common: Common = DEFAULT,
     api: Annotated[NodeApi, Parameter(parse=False)],
 ) -> None:
-    """Create a node and start it in the background.
+    """Create a node and start it in the background; a stopped node of that name is started
+    again, on its listener address and with its identity.
 
     Parameters
     ----------
     name
-        The node's name (a random one when omitted), or a configuration file (a name with a dot
-        or a slash, like node.yaml) describing the node and its resources.
+        The node's name: letters, digits, '_' and '-' (a random one when omitted); or a
+        configuration file (a name with a dot or a slash, like node.yaml) describing the node
+        and its resources.
     tcp_listener_address
         Where the node listens for TCP connections (HOST:PORT; port 0 picks a free port).
+        Default: 127.0.0.1:0, or the address a stopped node had.
     foreground
-        Run the node in this process until Ctrl-C or SIGTERM.
+        Run the node in this process, logging to stdout, until Ctrl-C or SIGTERM; a node
+        created so is deleted when it stops.
+    child_process
+        Internal: this process is a background node that `node create` started.
     identity
         The name of the identity the node uses (created when missing).
     configuration
@@ -196,44 +155,49 @@ def create(
         name = config.name or given
         if config.tcp_listener_address is not None:
             tcp_listener_address = config.tcp_listener_address
-    node = check_node_name(name or secrets.token_hex(4))
+    node = check_node_name(name) if name else random_node_name(state)
     if http_server_port is not None and not 0 <= http_server_port <= 65535:
         raise ValueError(f"bad --http-server-port {http_server_port}: expected 0 to 65535")
     status_port = http_server_port if http_server_port is not None else (0 if http_server else None)
     # `--tcp-listener-address=` with nothing after it (seed 001 prints it so) means the default.
-    tcp_listener_address = tcp_listener_address.strip() or "127.0.0.1:0"
+    listener = (tcp_listener_address or "").strip() or None
+    existing = state.find(node)
+    if existing is not None and not child_process:
+        if run(lambda: node_status(state, existing)).running:
+            raise already_running(node)
+        if _has_resources(config):
+            raise NodeExists(
+                f"node {node!r} exists and is stopped: start it with `ockam node start {node}` "
+                f"or delete it first with `ockam node delete {node}`"
+            )
+        listener = listener or existing.listener
+        identity = identity or existing.identity or None
     if foreground:
-        if config is not None and (config.tcp_outlets or config.tcp_inlets or config.relays):
+        if _has_resources(config):
             raise OckamError(
                 "a configuration with outlets, inlets or relays creates a background node: "
                 "drop --foreground"
             )
-        _run_foreground(
-            state, node, tcp_listener_address, identity, status_port, printer, common, api
-        )
+        created = existing is None and not child_process
+        address = listener or "127.0.0.1:0"
+        _run_foreground(state, node, address, identity, status_port, printer, common, api, created)
         return
-    existing = state.find(node)
-    if existing is not None:
-        raise NodeExists(
-            f"node {node!r} already exists; delete it first with `ockam node delete {node}`"
-        )
 
     async def start() -> NodeStatus:
-        pid = spawn_node(
+        status = await start_node(
             state,
             node,
-            listener=tcp_listener_address,
+            listener=listener or "127.0.0.1:0",
             identity=identity,
             http_server_port=status_port,
         )
-        status = await wait_ready(state, node, pid)
-        if config is not None:
+        if config is not None and existing is None:
             try:
                 await apply_configuration(state, node, config, api=api)
             except BaseException:
                 # A configuration never leaves a half-made node behind.
                 with trio.CancelScope(shield=True):
-                    await _delete_all(state, [state.get(node)])
+                    await delete_nodes(state, [state.get(node)])
                 raise
         return status
 
@@ -243,7 +207,10 @@ def create(
                 return await start()
         return await start()
 
-    status = run(main)
+    _print_status(state, printer, run(main))
+
+
+def _print_status(state: StateStore, printer: Printer, status: NodeStatus) -> None:
     printer.emit(
         plain=f"/node/{status.name}",
         data=_json_view(state, status) if printer.output == "json" else None,
@@ -260,11 +227,17 @@ def _run_foreground(
     printer: Printer,
     common: Common,
     api: NodeApi,
+    created: bool,
 ) -> None:
+    """Serve node `name` in this process until a signal or `Shutdown`; a node `created` here
+    leaves no state behind (database row, folder) once it stops, however it stops."""
+    # The node's log is its standard output, like Ockam's (`node logs` reads a background
+    # node's stdout.log); errors and crashes go to stderr.
     logging.basicConfig(
         level=logging.INFO,
-        stream=sys.stderr,
+        stream=sys.stdout,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
     if not common.verbose:
         logging.getLogger("ockam").setLevel(logging.INFO)
@@ -272,23 +245,28 @@ def _run_foreground(
 
     def ready(_: object) -> None:
         printer.emit(plain=f"/node/{name}", data={"name": name, "status": "running"})
+        sys.stdout.flush()
 
-    trio.run(
-        lambda: serve_node(
-            state,
-            name,
-            listener=listener,
-            api=api,
-            identity=identity,
-            http_server_port=http_server_port,
-            ready=ready,
+    try:
+        trio.run(
+            lambda: serve_node(
+                state,
+                name,
+                listener=listener,
+                api=api,
+                identity=identity,
+                http_server_port=http_server_port,
+                ready=ready,
+            )
         )
-    )
+    finally:
+        if created:
+            forget_node(state, name)
 
 
 @node_app.command(name="list")
 def list_(*, common: Common = DEFAULT) -> None:
-    """List nodes and whether they are running."""
+    """List nodes and whether they are running (a node whose process died is stopped)."""
     printer = common.printer()
     state = store()
 
@@ -296,20 +274,23 @@ def list_(*, common: Common = DEFAULT) -> None:
         return [await node_status(state, record) for record in state.all()]
 
     statuses = run(main)
-    default = statuses[0].name if statuses else ""
+    default = state.default_name()
     printer.table(
         title="Nodes",
         columns=["Name", "Status", "PID", "Listener"],
-        rows=[[s.name, s.status, str(s.pid), s.listener] for s in statuses],
+        rows=[[s.name, s.status, _pid(s), s.listener] for s in statuses],
         data=[
-            node_list_item(
-                s.name, s.pid if s.status == "running" else None, is_default=s.name == default
-            )
+            node_list_item(s.name, s.pid if s.running else None, is_default=s.name == default)
             for s in statuses
         ],
-        plain_rows=[f"{s.name}  {s.status}  {s.pid}  {s.listener}" for s in statuses],
+        plain_rows=[f"{s.name}  {s.status}  {_pid(s)}  {s.listener}" for s in statuses],
         empty="No nodes: create one with `ockam node create`.",
     )
+
+
+def _pid(status: NodeStatus) -> str:
+    # A stopped node's pid is its last process's, which is gone: Ockam shows none.
+    return str(status.pid) if status.running else "-"
 
 
 @node_app.command
@@ -319,7 +300,7 @@ def show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
     Parameters
     ----------
     name
-        The node (default: the oldest node).
+        The node (default: the default node).
     """
     printer = common.printer()
     state = store()
@@ -336,28 +317,16 @@ def show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
 
 @node_app.command
 def start(name: str, /, *, common: Common = DEFAULT) -> None:
-    """Start a stopped node again, on the same TCP listener address.
+    """Start a stopped node again, on the same TCP listener address and with its identity.
 
     Parameters
     ----------
     name
         The node to start.
     """
-    printer = common.printer()
     state = store()
     record = state.get(node_name(name))
-
-    async def main() -> NodeStatus:
-        current = await node_status(state, record)
-        if current.status == "running":
-            return current
-        pid = spawn_node(
-            state, record.name, listener=record.listener, identity=record.identity or None
-        )
-        return await wait_ready(state, record.name, pid)
-
-    status = run(main)
-    printer.emit(plain=f"/node/{status.name}", data=to_builtins(status), pretty=_describe(status))
+    _print_status(state, common.printer(), run(lambda: start_again(state, record)))
 
 
 @node_app.command
@@ -381,12 +350,31 @@ def stop(name: str, /, *, common: Common = DEFAULT) -> None:
 
 
 @node_app.command
+def restart(name: str, /, *, common: Common = DEFAULT) -> None:
+    """Stop a node's process and start it again, on the same TCP listener address.
+
+    Parameters
+    ----------
+    name
+        The node to restart.
+    """
+    state = store()
+    record = state.get(node_name(name))
+
+    async def main() -> NodeStatus:
+        await stop_node(state, record)
+        return await start_again(state, state.get(record.name))
+
+    _print_status(state, common.printer(), run(main))
+
+
+@node_app.command
 def delete(
     name: str | None = None,
     /,
     *,
     all: Annotated[bool, Parameter(negative="")] = False,
-    yes: Annotated[bool, Parameter(negative="")] = False,
+    yes: YesOption = False,
     common: Common = DEFAULT,
 ) -> None:
     """Stop nodes and remove their state.
@@ -397,19 +385,15 @@ def delete(
         The node to delete.
     all
         Delete every node.
-    yes
-        Do not ask for confirmation.
     """
     printer = common.printer()
     state = store()
     if all == (name is not None):
         raise ValueError("name one node to delete, or use --all")
     records = state.all() if all else [state.get(node_name(name or ""))]
-    if all and records and not yes and sys.stdin.isatty() and sys.stdout.isatty():
-        names = ", ".join(r.name for r in records)
-        if input(f"Delete nodes {names}? [y/N] ").strip().lower() not in ("y", "yes"):
-            raise OckamError("nothing deleted")
-    run(lambda: _delete_all(state, records))
+    if all and records:
+        confirm(f"Delete nodes {', '.join(r.name for r in records)}?", yes=yes)
+    run(lambda: delete_nodes(state, records))
     deleted = [r.name for r in records]
     printer.emit(
         plain="\n".join(f"/node/{n}" for n in deleted),
@@ -420,42 +404,65 @@ def delete(
     )
 
 
-async def _delete_all(state: StateStore, records: list[NodeRecord]) -> None:
-    async def delete_one(record: NodeRecord) -> None:
-        await stop_node(state, record)
-        state.delete(record.name)
-        shutil.rmtree(state.node_dir(record.name), ignore_errors=True)
-
-    async with trio.open_nursery() as nursery:
-        for record in records:
-            nursery.start_soon(delete_one, record)
-
-
 @node_app.command
-def logs(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
-    """Print a node's log file.
+def logs(name: str | None = None, /, *, err: bool = False, common: Common = DEFAULT) -> None:
+    """Print a background node's log: its stdout.log on stdout, its stderr.log on stderr.
 
     Parameters
     ----------
     name
-        The node (default: the oldest node).
+        The node (default: the default node).
+    err
+        Print only its stderr.log, on stdout.
     """
     common.printer()
     state = store()
     record = target_node(state, name)
-    path = state.log_file(record.name)
-    try:
-        sys.stdout.write(path.read_text(errors="replace"))
-    except FileNotFoundError:
-        raise OckamError(f"node {record.name!r} has no log file at {path}") from None
+    stdout, stderr = state.stdout_log(record.name), state.stderr_log(record.name)
+    files = [(stderr, sys.stdout)] if err else [(stdout, sys.stdout), (stderr, sys.stderr)]
+    if not any(path.exists() for path, _ in files):
+        raise OckamError(f"node {record.name!r} has no log file in {stdout.parent}")
+    for path, stream in files:
+        with contextlib.suppress(FileNotFoundError):
+            stream.write(path.read_text(errors="replace"))
+
+
+@node_app.command(name="default")
+def default_(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
+    """Show the default node (the one commands use without --at), or make NAME the default.
+
+    Parameters
+    ----------
+    name
+        The node to make the default node.
+    """
+    printer = common.printer()
+    state = store()
+    current = state.default_name()
+    if name is None:
+        if current is None:
+            raise NodeNotFound("There is no default node: create one with `ockam node create`")
+        printer.emit(plain=current, data={"node_name": current}, pretty=f"Default node: {current}")
+        return
+    chosen = state.get(node_name(name)).name
+    if chosen != current:
+        state.set_default(chosen)
+    printer.emit(
+        plain=chosen,
+        data={"node_name": chosen},
+        pretty=(
+            "Already set to default node"
+            if chosen == current
+            else f"Set node [bold]{chosen}[/bold] as default"
+        ),
+    )
 
 
 def _json_view(state: StateStore, status: NodeStatus) -> NodeResources:
     """`node show --output json`: the node's resources in Ockam's `NodeResources` shape."""
-    records = state.all()
-    is_default = bool(records) and records[0].name == status.name
+    is_default = state.default_name() == status.name
     record = state.get(status.name)
-    if status.status != "running":
+    if not status.running:
         return stopped_node(
             status.name, listener=status.listener, identity=record.identity, is_default=is_default
         )

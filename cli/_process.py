@@ -46,7 +46,8 @@ def is_node_process(pid: int, name: str) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return pid_alive(pid)
-    return b"--foreground" in argv and name.encode() in argv
+    foreground = b"--foreground" in argv or b"-f" in argv
+    return foreground and name.encode() in argv
 
 
 def log_tail(path: Path, lines: int = 3) -> str:
@@ -69,24 +70,30 @@ def spawn_node(
 ) -> int:
     """Start node `name` as a detached background process; returns its pid.
 
-    The process has its own session, stdin from /dev/null and its output in the node's log
-    file, so neither a closed terminal nor a reader of this command's stdout waits on it.
+    The process has its own session, stdin from /dev/null and its output in the node's
+    `stdout.log` and `stderr.log` (Ockam's files), so neither a closed terminal nor a reader
+    of this command's stdout waits on it. `--child-process` tells it that it is a background
+    node: its state stays when it stops.
     """
     folder = store.node_dir(name)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    argv = [sys.executable, "-m", "cli", "node", "create", name, "--foreground"]
+    argv = [sys.executable, "-m", "cli", "node", "create", name, "--foreground", "--child-process"]
     argv += ["--tcp-listener-address", listener]
     if identity:
         argv += ["--identity", identity]
     if http_server_port is not None:
         argv += ["--http-server-port", str(http_server_port)]
     env = dict(os.environ, OCKAM_HOME=str(store.home))
-    with open(store.log_file(name), "ab") as log, open(os.devnull, "rb") as devnull:
+    with (
+        open(store.stdout_log(name), "ab") as stdout,
+        open(store.stderr_log(name), "ab") as stderr,
+        open(os.devnull, "rb") as devnull,
+    ):
         process = subprocess.Popen(
             argv,
             stdin=devnull,
-            stdout=log,
-            stderr=log,
+            stdout=stdout,
+            stderr=stderr,
             start_new_session=True,
             close_fds=True,
             env=env,

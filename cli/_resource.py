@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from cyclopts import App, Parameter
 
-from ._app import DEFAULT, NODE_FLAGS, Common, ask_node, node_option, to_builtins
+from ._app import DEFAULT, NODE_FLAGS, Common, YesOption, ask_node, node_option, to_builtins
 from ._control import ControlError, Empty, Request
 from ._controller import Handler, NodeController
 
@@ -133,7 +133,7 @@ class Resource(Generic[I]):
         `created` templates say (or `pretty` on a terminal; `extra` fills their other
         fields)."""
         printer = common.printer()
-        record, info = ask_node(at, request, self.info)
+        record, info = ask_node(at, request, self.info, start=True)
         plain, pretty = self.created[0], pretty or self.created[1]
         fields = {"i": info, "node": record.name, **extra}
         printer.emit(
@@ -195,6 +195,9 @@ def add_commands(group: App, resource: Resource[Any]) -> None:
     common = inspect.Parameter(
         "common", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT, annotation=Common
     )
+    yes = inspect.Parameter(
+        "yes", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=YesOption
+    )
     key = inspect.Parameter(
         resource.key.name,
         inspect.Parameter.POSITIONAL_ONLY,
@@ -207,7 +210,10 @@ def add_commands(group: App, resource: Resource[Any]) -> None:
     def show(key: str, /, *, at: str | None = None, common: Common = DEFAULT) -> None:
         resource.show(key, at, common)
 
-    def delete(key: str, /, *, at: str | None = None, common: Common = DEFAULT) -> None:
+    def delete(
+        key: str, /, *, at: str | None = None, yes: bool = False, common: Common = DEFAULT
+    ) -> None:
+        # `--yes` is accepted, as on Ockam's deletes; one named item is deleted without asking.
         resource.delete(key, at, common)
 
     commands: list[tuple[str, Callable[..., None], list[inspect.Parameter]]] = [
@@ -215,7 +221,7 @@ def add_commands(group: App, resource: Resource[Any]) -> None:
         ("show", show, [key, at, common]),
     ]
     if resource.remove is not None:
-        commands.append(("delete", delete, [key, at, common]))
+        commands.append(("delete", delete, [key, at, yes, common]))
     for verb, function, parameters in commands:
         # cyclopts reads the command's parameters and help from its signature and docstring:
         # these carry the resource's names (`ALIAS`, `--from`) instead of the generic ones.

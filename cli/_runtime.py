@@ -221,10 +221,9 @@ async def start_status_server(store: StateStore, controller: NodeController, *, 
     name = controller.node.name
 
     async def show() -> NodeResources:
-        records = store.all()
         return node_resources(
             controller,
-            is_default=bool(records) and records[0].name == name,
+            is_default=store.default_name() == name,
             http_server=http_address(controller.http_server),
         )
 

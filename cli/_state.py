@@ -14,7 +14,8 @@ import msgspec
 
 from actors import OckamError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# Ockam's rule (`node create`: no character outside `[\w_-]`), in ASCII and at most 64 long.
+_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 class InvalidName(OckamError):
@@ -37,10 +38,10 @@ class NodeRecord(msgspec.Struct, frozen=True):
 
 def check_node_name(name: str) -> str:
     """`name` when it can name a node; `InvalidName` saying why not otherwise."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidName(
-            f"invalid node name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
+            f"invalid node name {name!r}: use 1 to 64 letters, digits, '_' and '-' "
+            "(a name with a dot or a slash is a configuration file)"
         )
     return name
 
@@ -50,7 +51,8 @@ def ockam_home() -> Path:
     return Path(os.environ.get("OCKAM_HOME") or Path.home() / ".ockam")
 
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,
@@ -58,7 +60,15 @@ CREATE TABLE IF NOT EXISTS nodes (
     created REAL NOT NULL,
     identity TEXT NOT NULL DEFAULT ''
 )
-"""
+""",
+    # At most one row: the node `ockam node default NAME` chose (Ockam's `is_default` flag).
+    """
+CREATE TABLE IF NOT EXISTS default_node (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    name TEXT NOT NULL
+)
+""",
+)
 
 
 class StateStore:
@@ -76,36 +86,43 @@ class StateStore:
         """The folder of node `name`: its log, control socket and vault."""
         return self.home / "nodes" / check_node_name(name)
 
-    def log_file(self, name: str) -> Path:
-        """Where node `name` writes its log."""
-        return self.node_dir(name) / "node.log"
+    def stdout_log(self, name: str) -> Path:
+        """The file a background node's standard output (its log) goes to: Ockam's name."""
+        return self.node_dir(name) / "stdout.log"
+
+    def stderr_log(self, name: str) -> Path:
+        """The file a background node's standard error (errors, crashes) goes to."""
+        return self.node_dir(name) / "stderr.log"
 
     def socket_path(self, name: str) -> Path:
         """The node's control socket (mode 0600)."""
         return self.node_dir(name) / "api.sock"
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self.connect(_SCHEMA)
+        return self.connect(*_SCHEMA)
 
     @contextmanager
-    def connect(self, schema: str) -> Iterator[sqlite3.Connection]:
-        """A connection to the state database, in one transaction, after `schema` (one
-        ``CREATE TABLE IF NOT EXISTS``) made its table: for tables beside the nodes'."""
+    def connect(self, *schema: str) -> Iterator[sqlite3.Connection]:
+        """A connection to the state database, in one transaction, after `schema` (each a
+        ``CREATE TABLE IF NOT EXISTS``) made its tables: for tables beside the nodes'."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         connection = sqlite3.connect(self.database, timeout=10)
         try:
-            connection.execute(schema)
+            for statement in schema:
+                connection.execute(statement)
             with connection:
                 yield connection
         finally:
             connection.close()
 
     def put(self, record: NodeRecord) -> None:
-        """Insert or replace the record of `record.name`."""
+        """Insert the record of `record.name`, or update its pid, listener and identity: a
+        node started again keeps its creation time, so the order of nodes stays."""
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO nodes (name, pid, listener, created, identity) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO nodes (name, pid, listener, created, identity) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "pid = excluded.pid, listener = excluded.listener, identity = excluded.identity",
                 (record.name, record.pid, record.listener, record.created, record.identity),
             )
 
@@ -139,6 +156,25 @@ class StateStore:
         """Forget node `name` (its folder is removed by the caller)."""
         with self._connect() as db:
             db.execute("DELETE FROM nodes WHERE name = ?", (name,))
+            db.execute("DELETE FROM default_node WHERE name = ?", (name,))
+
+    def default_name(self) -> str | None:
+        """The default node: the one `set_default` chose while it exists, else the oldest
+        (Ockam: the first node created is the default, and another takes over when the
+        default is deleted); None when there are no nodes."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT nodes.name FROM default_node JOIN nodes USING (name)"
+            ).fetchone()
+            if row is None:
+                row = db.execute("SELECT name FROM nodes ORDER BY created LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def set_default(self, name: str) -> None:
+        """Make node `name` the default node; `NodeNotFound` when there is no such node."""
+        self.get(name)
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO default_node (id, name) VALUES (0, ?)", (name,))
 
     def new_record(self, name: str, *, pid: int, listener: str, identity: str = "") -> NodeRecord:
         """A record for a node starting now."""

@@ -114,7 +114,7 @@ def test_stopping_a_node_closes_its_channels_across_a_relay(ockam: Ockam, how: s
     else:
         os.kill(ockam.node_pid("blue"), signal.SIGTERM)
     assert wait_until(lambda: channels_at(ockam, "yellow") == [], seconds=5)
-    log = (ockam.home / "nodes" / "yellow" / "node.log").read_text()
+    log = (ockam.home / "nodes" / "yellow" / "stdout.log").read_text()
     assert "the other end closed it" in log
 
 
@@ -152,7 +152,7 @@ def test_authorized_identifiers(ockam: Ockam) -> None:
     assert refused.returncode == 1
     assert time.monotonic() - started < 8  # refused at once, not after the 10 s timeout
     assert f"identity {n1} is not authorized" in refused.stderr
-    log = (ockam.home / "nodes" / "n2" / "node.log").read_text()
+    log = (ockam.home / "nodes" / "n2" / "stdout.log").read_text()
     assert "secure channel listener picky: refused identity" in log
 
     bad = ockam.run(
