@@ -43,6 +43,8 @@ from ._routes import node_name
 from ._runtime import serve_node
 from ._state import NodeNotFound, StateStore, check_node_name
 
+NodeArgument = Annotated[str, Parameter(help="The node's name.")]
+
 node_app = command_group("node", "Create and manage nodes.")
 FEATURE = Feature("node", commands=[node_app])
 
@@ -316,28 +318,16 @@ def show(name: str | None = None, /, *, common: Common = DEFAULT) -> None:
 
 
 @node_app.command
-def start(name: str, /, *, common: Common = DEFAULT) -> None:
-    """Start a stopped node again, on the same TCP listener address and with its identity.
-
-    Parameters
-    ----------
-    name
-        The node to start.
-    """
+def start(name: NodeArgument, /, *, common: Common = DEFAULT) -> None:
+    """Start a stopped node again, on the same TCP listener address and with its identity."""
     state = store()
     record = state.get(node_name(name))
     _print_status(state, common.printer(), run(lambda: start_again(state, record)))
 
 
 @node_app.command
-def stop(name: str, /, *, common: Common = DEFAULT) -> None:
-    """Stop a node's process; its state stays, `node start` brings it back.
-
-    Parameters
-    ----------
-    name
-        The node to stop.
-    """
+def stop(name: NodeArgument, /, *, common: Common = DEFAULT) -> None:
+    """Stop a node's process; its state stays, `node start` brings it back."""
     printer = common.printer()
     state = store()
     record = state.get(node_name(name))
@@ -350,14 +340,8 @@ def stop(name: str, /, *, common: Common = DEFAULT) -> None:
 
 
 @node_app.command
-def restart(name: str, /, *, common: Common = DEFAULT) -> None:
-    """Stop a node's process and start it again, on the same TCP listener address.
-
-    Parameters
-    ----------
-    name
-        The node to restart.
-    """
+def restart(name: NodeArgument, /, *, common: Common = DEFAULT) -> None:
+    """Stop a node's process and start it again, on the same TCP listener address."""
     state = store()
     record = state.get(node_name(name))
 
@@ -370,22 +354,14 @@ def restart(name: str, /, *, common: Common = DEFAULT) -> None:
 
 @node_app.command
 def delete(
-    name: str | None = None,
+    name: Annotated[str | None, Parameter(help="The node to delete.")] = None,
     /,
     *,
-    all: Annotated[bool, Parameter(negative="")] = False,
+    all: Annotated[bool, Parameter(negative="", help="Delete every node.")] = False,
     yes: YesOption = False,
     common: Common = DEFAULT,
 ) -> None:
-    """Stop nodes and remove their state.
-
-    Parameters
-    ----------
-    name
-        The node to delete.
-    all
-        Delete every node.
-    """
+    """Stop nodes and remove their state."""
     printer = common.printer()
     state = store()
     if all == (name is not None):

@@ -8,7 +8,7 @@ worker's own address, unique like Ockam's) and privileged portals (`privileged` 
 
 from __future__ import annotations
 
-from actors import RelayInfo, Route, RouteError, WorkerInfo
+from actors import RelayInfo, Route, RouteError, TransportError, WorkerInfo, split_host_port
 from portals import InletInfo, OutletInfo
 from secure import SecureChannelInfo, SecureChannelListenerInfo
 from transports import ConnectionInfo, ListenerInfo
@@ -164,8 +164,11 @@ def channel_listener(info: SecureChannelListenerInfo) -> SecureChannelListener:
 
 
 def _route_to_node(name: str, listener: str) -> RouteToNode:
-    port = listener.rpartition(":")[2]
-    return RouteToNode(node_route(name), dnsaddr_route(int(port)) if port.isdigit() else None)
+    try:
+        port: int | None = split_host_port(listener)[1]
+    except TransportError:
+        port = None  # a node that has no TCP listener (yet)
+    return RouteToNode(node_route(name), dnsaddr_route(port) if port is not None else None)
 
 
 def node_resources(
@@ -219,5 +222,5 @@ def http_address(text: str) -> InternetAddress | None:
     """The `InternetAddress` of a status server bound to `host:port` (`""`: none)."""
     if not text:
         return None
-    host, _, port = text.rpartition(":")
-    return internet_address(host, int(port))
+    host, port = split_host_port(text)
+    return internet_address(host, port)

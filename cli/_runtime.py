@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors import Actor, LocalMessage, OckamError, unwrap_group
+from actors import Actor, LocalMessage, OckamError, split_host_port, unwrap_group
 from transports import open_node
 
 from ._control import ControlError, Reply, Request, encode, read_frame, write_frame
@@ -210,7 +210,7 @@ async def _start_status_server(
             raise
         log.warning("could not restore the HTTP status server on port %d: %s", wanted, exc)
         return
-    persistence.remember_http_server(int(controller.http_server.rpartition(":")[2]))
+    persistence.remember_http_server(split_host_port(controller.http_server)[1])
 
 
 async def start_status_server(store: StateStore, controller: NodeController, *, port: int) -> None:

@@ -54,7 +54,7 @@ class TcpListener(Listener):
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listener, self.bound = await open_tcp_listener(self._host, self._port)
         try:
-            self._port = int(self.bound.rpartition(":")[2])  # a restart keeps the port
+            self._port = split_host_port(self.bound)[1]  # a restart keeps the port
             log.info("listening for TCP connections on %s", self.bound)
             task_status.started()
             while True:
