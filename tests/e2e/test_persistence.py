@@ -162,6 +162,21 @@ def test_kill_9_of_either_end_and_start_brings_the_portal_back(ockam: Ockam, web
     assert [i["bind_addr"] for i in inlets] == [f"127.0.0.1:{inlet_port}"]
 
 
+def test_kill_9_then_create_brings_the_portal_back_too(ockam: Ockam, web: int) -> None:
+    inlet_port = portal_through_relay(ockam, web)
+    assert served_within(inlet_port) == "persisted\n"
+
+    for node in ("server", "client"):
+        kill(ockam, node)
+        ockam.run("node", "create", node)  # as Ockam: create on a dead node starts it again
+        assert served_within(inlet_port) == "persisted\n"
+    assert [o["to"] for o in listed(ockam, "tcp-outlet", "server")] == [f"127.0.0.1:{web}"]
+    assert [r["remote_address"] for r in listed(ockam, "relay", "server")] == ["forward_to_server"]
+    assert [i["bind_addr"] for i in listed(ockam, "tcp-inlet", "client")] == [
+        f"127.0.0.1:{inlet_port}"
+    ]
+
+
 def test_a_relay_whose_relay_node_is_down_comes_back_once_it_is_up(ockam: Ockam, web: int) -> None:
     inlet_port = portal_through_relay(ockam, web)
     # As after a reboot where the relay node starts last.
