@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import (
     _authority,
+    _credential,
     _identity,
     _message,
     _node,
@@ -35,6 +36,7 @@ FEATURES: tuple[Feature, ...] = (
     _service.FEATURE,
     _relay.FEATURE,
     _secure_channel.FEATURE,
+    _credential.FEATURE,  # its setup (a node's trust) needs the secure channels'
     # After the secure channels: an authority node replaces their listener `api`.
     _authority.FEATURE,
     _project.FEATURE,

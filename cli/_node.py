@@ -36,6 +36,7 @@ from ._lifecycle import (
     stop_node,
 )
 from ._node_config import apply_configuration, read_configuration
+from ._node_trust import NO_TRUST, TrustOptions, prepare_trust
 from ._node_view import http_address, node_list_item, node_resources, stopped_node
 from ._ockam_views import NodeResources
 from ._output import Printer
@@ -117,6 +118,7 @@ def create(
     variable: Annotated[list[str] | None, Parameter(name="--variable")] = None,
     http_server: bool = False,
     http_server_port: int | None = None,
+    trust: TrustOptions = NO_TRUST,
     common: Common = DEFAULT,
     api: Annotated[NodeApi, Parameter(parse=False)],
 ) -> None:
@@ -174,6 +176,7 @@ def create(
             )
         listener = listener or existing.listener
         identity = identity or existing.identity or None
+    prepare_trust(state, node, identity, trust, keep=child_process or existing is not None)
     if foreground:
         if _has_resources(config):
             raise OckamError(
