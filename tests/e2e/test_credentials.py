@@ -1,0 +1,152 @@
+"""Credentials that expire cut the portals opened under them, end to end: real `ockam` nodes
+alice and bob trusting one authority, curl through alice's inlet to bob's outlet in front of
+`tests/http_upload_server.py`, every transfer 50 MB rate-limited to 5 MB/s (10 s).
+
+When the credential of one end (alice's, then bob's), issued with `--ttl 5s`, expires, the
+download (and then the upload) running through the portal is cut: curl fails with fewer than
+50 MB moved; the next request fails too, until a fresh credential is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ._trust_helpers import Authority, curl, serve_http, serve_through
+from .conftest import Ockam
+
+MB = 1024 * 1024
+SIZE = 50 * MB
+RATE = "5M"
+ATTRIBUTES = {"alice": "component=web", "bob": "role=server"}
+
+
+class Web:
+    """The HTTP server behind bob's outlet: `big.bin` to download, `upload` to PUT to."""
+
+    def __init__(self, port: int, log: Path, upload: Path) -> None:
+        self.port, self.log, self.upload = port, log, upload
+
+    def received(self, timeout: float = 30) -> int:
+        """The bytes of the last upload that reached the server, once it logged it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.findall(r"upload /upload: (\d+) of \d+ bytes", self.log.read_text())
+            if found:
+                return int(found[-1])
+            time.sleep(0.1)
+        pytest.fail("the server never logged the end of the upload")
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "hello.txt").write_text("hello\n")
+    with open(root / "big.bin", "wb") as big:
+        big.truncate(SIZE)
+    upload = tmp_path / "upload.bin"
+    with open(upload, "wb") as file:
+        file.truncate(SIZE)
+    log = tmp_path / "http.log"
+    with serve_http(root, log) as port:
+        yield Web(port, log, upload)
+
+
+def transfer(direction: str, inlet: int, web: Web) -> tuple[int, int]:
+    """A 50 MB download or upload through the inlet at 5 MB/s: curl's exit status and the bytes
+    it moved."""
+    url = f"http://127.0.0.1:{inlet}"
+    common = ["curl", "-sS", "-o", "/dev/null", "--limit-rate", RATE, "--max-time", "60"]
+    if direction == "download":
+        args = [*common, "-w", "%{size_download}", f"{url}/big.bin"]
+    else:
+        args = [*common, "-H", "Expect:", "-T", str(web.upload), "-w", "%{size_upload}"]
+        args.append(f"{url}/upload")
+    done = subprocess.run(args, capture_output=True, text=True, timeout=90)
+    return done.returncode, int(done.stdout.strip() or 0)
+
+
+def wait_served(inlet: int, timeout: float = 20) -> None:
+    """Poll until a request through the inlet is served again."""
+    deadline = time.monotonic() + timeout
+    while curl(inlet).stdout != "hello\n":
+        assert time.monotonic() < deadline, "the portal did not serve again"
+
+
+def outlet_policy(ockam: Ockam) -> list[str]:
+    """The outlet's own policy: alice's attribute, where `tcp-outlet create` takes `--allow`
+    (the policy CLI's); else the outlet keeps a trusting node's default policy,
+    `(= subject.has_credential true)`, which an expired credential fails just the same."""
+    if "--allow" in ockam.run("tcp-outlet", "create", "--help").stdout:
+        return ["--allow", "component.web"]
+    return []
+
+
+@pytest.mark.parametrize("expiring", ["alice", "bob"])
+def test_a_transfer_is_cut_when_a_credential_expires(ockam: Ockam, web: Web, expiring: str) -> None:
+    authority = Authority(ockam)
+    identifiers = {name: authority.trusting_node(name) for name in ("alice", "bob")}
+
+    def store(name: str, ttl: str) -> None:
+        credential = authority.issue(identifiers[name], ATTRIBUTES[name], ttl=ttl)
+        authority.store(name, credential)
+
+    store("alice", "10m")
+    store("bob", "10m")
+    ockam.run(
+        "tcp-outlet", "create", "--at", "bob", "--to", f"127.0.0.1:{web.port}",
+        *outlet_policy(ockam),
+    )  # fmt: skip
+    bound = ockam.out(
+        "tcp-inlet", "create", "--at", "alice", "--from", "127.0.0.1:0",
+        "--to", "/node/bob/secure/api/service/outlet",
+    )  # fmt: skip
+    inlet = int(bound.rpartition(":")[2])
+    wait_served(inlet)
+
+    for direction in ("download", "upload"):
+        store(expiring, "5s")
+        status, moved = transfer(direction, inlet, web)
+        assert status != 0, f"the {direction} was not cut when {expiring}'s credential expired"
+        assert moved < SIZE
+        if direction == "upload":
+            assert web.received() < SIZE
+        assert curl(inlet).returncode != 0, "a request after the expiry was served"
+        store(expiring, "10m")
+        wait_served(inlet)
+
+    side = "bob" if expiring == "alice" else "alice"
+    log = (ockam.home / "nodes" / side / "node.log").read_text()
+    assert "closing a portal" in log
+    assert f"refused a portal: tcp-{'outlet' if side == 'bob' else 'inlet'}" in log
+
+
+def test_with_fresh_credentials_whole_transfers_arrive(ockam: Ockam, web: Web) -> None:
+    """A plain check of the topology the cut tests use, with long-lived credentials: 50 MB
+    download and upload arrive whole."""
+    authority = Authority(ockam)
+    for name in ("alice", "bob"):
+        identifier = authority.trusting_node(name)
+        authority.store(name, authority.issue(identifier, ATTRIBUTES[name]))
+    inlet = serve_through(ockam, "alice", "bob", web.port)
+    wait_served(inlet)
+    url = f"http://127.0.0.1:{inlet}"
+    got = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", "--max-time", "60",
+         f"{url}/big.bin"],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert (got.returncode, got.stdout) == (0, str(SIZE))
+    sent = subprocess.run(
+        ["curl", "-sS", "-H", "Expect:", "-T", str(web.upload), "--max-time", "60",
+         f"{url}/upload"],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert (sent.returncode, sent.stdout) == (0, f"received {SIZE}\n")
+    assert web.received() == SIZE
