@@ -11,6 +11,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,28 +19,19 @@ from ._trust_helpers import Authority, curl, serve_http, serve_through
 from .conftest import Ockam
 
 
-class RecordingOckam(Ockam):
-    """An `Ockam` runner that keeps every command's output, to search it for secrets."""
+@pytest.fixture
+def outputs(ockam: Ockam, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every `ockam` command's stdout and stderr from now on, to search them for secrets."""
+    seen: list[str] = []
+    run = ockam.run
 
-    def __init__(self, home: Path) -> None:
-        super().__init__(home)
-        self.outputs: list[str] = []
-
-    def run(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        result = super().run(*args, input=input, check=check, timeout=timeout)
-        self.outputs += [result.stdout, result.stderr]
+    def recording(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+        result = run(*args, **options)
+        seen.extend((result.stdout, result.stderr))
         return result
 
-
-@pytest.fixture
-def recording(tmp_path: Path) -> Iterator[RecordingOckam]:
-    runner = RecordingOckam(tmp_path / "ockam-home")
-    try:
-        yield runner
-    finally:
-        runner.run("node", "delete", "--all", "--yes", check=False, timeout=120)
+    monkeypatch.setattr(ockam, "run", recording)
+    return seen
 
 
 @pytest.fixture
@@ -79,9 +71,8 @@ def secret_forms(home: Path) -> dict[str, list[bytes]]:
 
 
 def test_private_keys_stay_in_vault_files_only_their_owner_reads(
-    recording: RecordingOckam, http_server: int
+    ockam: Ockam, outputs: list[str], http_server: int
 ) -> None:
-    ockam = recording
     authority = Authority(ockam)
     ockam.run("vault", "create", "second")
     ockam.run("identity", "create", "spare", "--vault", "second")
@@ -118,8 +109,9 @@ def test_private_keys_stay_in_vault_files_only_their_owner_reads(
         "default/static_keys/bob",
         "second/identities/spare",
     } <= set(secrets)
+    assert len(outputs) > 40  # every command's stdout and stderr was kept
     places: dict[str, bytes] = {
-        "command output": "\n".join(ockam.outputs).encode(),
+        "command output": "\n".join(outputs).encode(),
         **{
             str(path.relative_to(home)): path.read_bytes()
             for path in home.rglob("*")
