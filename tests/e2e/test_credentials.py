@@ -84,7 +84,7 @@ def outlet_policy(ockam: Ockam) -> list[str]:
     (the policy CLI's); else the outlet keeps a trusting node's default policy,
     `(= subject.has_credential true)`, which an expired credential fails just the same."""
     if "--allow" in ockam.run("tcp-outlet", "create", "--help").stdout:
-        return ["--allow", "component.web"]
+        return ["--allow", '(= subject.component "web")']
     return []
 
 
