@@ -3,6 +3,7 @@ user types them: output in plain and JSON, and one-line errors with exit status 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -185,3 +186,20 @@ def test_node_create_help_shows_the_trust_flags(ockam: Ockam) -> None:
     shown = ockam.run("node", "create", "--help").stdout
     for flag in ("--authority-identity", "--authority-route", "--credential-scope", "--credential"):
         assert flag in shown
+
+
+def test_a_node_with_an_authority_route_asks_there_for_its_credential(ockam: Ockam) -> None:
+    authority = Authority(ockam)
+    # Not the authority: alice's secure channel there finds another identity and gives up,
+    # and alice says so in her log, and tries again later.
+    ockam.run("node", "create", "elsewhere")
+    authority.trusting_node("alice", "--authority-route", "/node/elsewhere/service/api")
+    port = ockam.listener_port("elsewhere")
+    trust = json.loads((ockam.home / "nodes" / "alice" / "trust.json").read_text())
+    assert trust["authority_route"] == f"/ip4/127.0.0.1/tcp/{port}/service/api"
+    log = ockam.home / "nodes" / "alice" / "node.log"
+    deadline = time.monotonic() + 30
+    while "could not fetch this node's credential from" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    assert f"/tcp/{port}/service/api" in log.read_text()
