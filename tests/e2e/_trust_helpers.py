@@ -56,13 +56,22 @@ def flip_byte(credential: str) -> str:
 
 
 @contextmanager
-def serve_http(root: Path, log: Path) -> Iterator[int]:
-    """`tests/http_upload_server.py` serving `root` on a free port of 127.0.0.1, its requests
-    and uploads logged to `log`; yields its port."""
+def serve_http(root: Path, log: Path, *, rate: int = 0) -> Iterator[int]:
+    """`tests/http_upload_server.py` serving `root` on a free port of 127.0.0.1 (downloads at
+    `rate` bytes per second at most, if given), its requests and uploads logged to `log`;
+    yields its port."""
     with (
         open(log, "w") as errors,
         subprocess.Popen(
-            [sys.executable, str(UPLOAD_SERVER), "--directory", str(root), "0"],
+            [
+                sys.executable,
+                str(UPLOAD_SERVER),
+                "--directory",
+                str(root),
+                "--rate",
+                str(rate),
+                "0",
+            ],
             stdout=subprocess.PIPE,
             stderr=errors,
             stdin=subprocess.DEVNULL,

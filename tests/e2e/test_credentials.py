@@ -1,6 +1,7 @@
 """Credentials that expire cut the portals opened under them, end to end: real `ockam` nodes
 alice and bob trusting one authority, curl through alice's inlet to bob's outlet in front of
-`tests/http_upload_server.py`, every transfer 50 MB rate-limited to 5 MB/s (10 s).
+`tests/http_upload_server.py`, every transfer 50 MB rate-limited to 5 MB/s (10 s): by curl's
+`--limit-rate`, and for downloads by the server too, so that no bytes wait in socket buffers.
 
 When the credential of one end (alice's, then bob's), issued with `--ttl 5s`, expires, the
 download (and then the upload) running through the portal is cut: curl fails with fewer than
@@ -61,7 +62,9 @@ def web(tmp_path: Path) -> Iterator[Web]:
     with open(upload, "wb") as file:
         file.truncate(SIZE)
     log = tmp_path / "http.log"
-    with serve_http(root, log) as port:
+    # The server sends at the rate curl reads: with curl's --limit-rate alone, tens of MB
+    # could wait in the two ends' socket buffers before the expiry, and reach curl after it.
+    with serve_http(root, log, rate=5 * MB) as port:
         yield Web(port, log, upload)
 
 
