@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import msgspec
@@ -30,6 +29,8 @@ from secure import (
     verify_credential,
 )
 
+from ._state import StateStore
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credentials (
     name TEXT PRIMARY KEY,
@@ -40,9 +41,6 @@ CREATE TABLE IF NOT EXISTS credentials (
     stored REAL NOT NULL
 )
 """
-
-DATABASE = "database.sqlite3"
-"""The state database's file in `$OCKAM_HOME` (`StateStore.database`)."""
 
 
 class CredentialRefused(OckamError):
@@ -228,16 +226,8 @@ def parse_attributes(values: list[str]) -> dict[str, str]:
     return attributes
 
 
-@contextmanager
-def _connect(home: Path) -> Iterator[sqlite3.Connection]:
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    connection = sqlite3.connect(home / DATABASE, timeout=10)
-    try:
-        connection.execute(_SCHEMA)
-        with connection:
-            yield connection
-    finally:
-        connection.close()
+def _connect(home: Path) -> AbstractContextManager[sqlite3.Connection]:
+    return StateStore(home).connect(_SCHEMA)
 
 
 _COLUMNS = "name, node, issuer, scope, credential, stored"

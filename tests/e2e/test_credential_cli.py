@@ -197,7 +197,7 @@ def test_a_node_with_an_authority_route_asks_there_for_its_credential(ockam: Ock
     port = ockam.listener_port("elsewhere")
     trust = json.loads((ockam.home / "nodes" / "alice" / "trust.json").read_text())
     assert trust["authority_route"] == f"/ip4/127.0.0.1/tcp/{port}/service/api"
-    log = ockam.home / "nodes" / "alice" / "node.log"
+    log = ockam.home / "nodes" / "alice" / "stdout.log"
     deadline = time.monotonic() + 30
     while "could not fetch this node's credential from" not in log.read_text():
         assert time.monotonic() < deadline, log.read_text()

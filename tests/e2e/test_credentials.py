@@ -86,7 +86,7 @@ def logs(ockam: Ockam) -> str:
     """The last lines of alice's and bob's logs, for a failing assertion's message."""
     tails = []
     for name in ("alice", "bob"):
-        lines = (ockam.home / "nodes" / name / "node.log").read_text().splitlines()
+        lines = (ockam.home / "nodes" / name / "stdout.log").read_text().splitlines()
         tails.append(f"--- {name}\n" + "\n".join(lines[-15:]))
     return "\n".join(tails)
 
@@ -153,7 +153,7 @@ def test_a_transfer_is_cut_when_a_credential_expires(ockam: Ockam, web: Web, exp
         wait_served(ockam, inlet)
 
     side = "bob" if expiring == "alice" else "alice"
-    log = (ockam.home / "nodes" / side / "node.log").read_text()
+    log = (ockam.home / "nodes" / side / "stdout.log").read_text()
     assert "closing a portal" in log, log
     assert f"refused a portal: tcp-{'outlet' if side == 'bob' else 'inlet'}" in log, log
 

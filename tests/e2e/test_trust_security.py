@@ -119,7 +119,7 @@ def test_private_keys_stay_in_vault_files_only_their_owner_reads(
         },
     }
     assert any(name.endswith("database.sqlite3") for name in places)
-    assert any(name.endswith("node.log") for name in places)
+    assert any(name.endswith("stdout.log") for name in places)
     for where, content in places.items():
         for name, forms in secrets.items():
             for form in forms:
@@ -170,10 +170,10 @@ def test_a_credential_from_an_untrusted_issuer_is_refused(ockam: Ockam, http_ser
     )  # fmt: skip
     assert curl(int(bound.rpartition(":")[2])).returncode != 0
     # bob drops mallory's credential: eve's channel has no verified attributes at bob's end.
-    log = (ockam.home / "nodes" / "bob" / "node.log").read_text()
+    log = (ockam.home / "nodes" / "bob" / "stdout.log").read_text()
     assert f"a credential from {eve}, refused: credential was issued by {mallory.identifier}" in log
     # And eve, who believes only mallory, does not believe bob's: its inlet refuses the portal.
-    log = (ockam.home / "nodes" / "eve" / "node.log").read_text()
+    log = (ockam.home / "nodes" / "eve" / "stdout.log").read_text()
     assert "refused a portal: tcp-inlet" in log
 
 
