@@ -13,7 +13,6 @@ identifier, so an authority started again with the same identity has the same me
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +41,7 @@ from ._app import DEFAULT, Common, command_group, store
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
 from ._identity_store import get_or_create_identity
+from ._node_files import read_node_file, write_node_file
 from ._process import is_node_process, pid_alive
 from ._routes import connect_address, listener_segment
 from ._state import StateStore, check_node_name
@@ -134,24 +134,12 @@ def read_config(folder: Path) -> AuthorityConfig | None:
     Raises:
         OckamError: The file is there but cannot be read.
     """
-    path = folder / AUTHORITY_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        return msgspec.json.decode(data, type=AuthorityConfig)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise OckamError(f"the authority configuration {path} cannot be read: {exc}") from None
+    return read_node_file(folder / AUTHORITY_FILE, AuthorityConfig, "authority configuration")
 
 
 def write_config(folder: Path, config: AuthorityConfig) -> None:
     """Write `config` to the node's folder (mode 0600: it names who may do what)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / AUTHORITY_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(msgspec.json.format(msgspec.json.encode(config), indent=2))
+    write_node_file(folder / AUTHORITY_FILE, config)
 
 
 async def start_authority(controller: NodeController) -> None:
@@ -159,9 +147,7 @@ async def start_authority(controller: NodeController) -> None:
     config = read_config(controller.home)
     if config is None:
         return
-    channels = controller.secure
-    if channels is None:
-        raise OckamError("an authority needs its secure channels: they are not set up")
+    channels = controller.channels()
     identity = channels.identity
     state = StateStore(controller.home.parent.parent)
     members = SqliteEnrollmentStore(state.database, prefix=table_prefix(identity.identifier))

@@ -82,6 +82,16 @@ class NodeController:
         """
         return await resolve_secure_route(text, self.secure)
 
+    def channels(self) -> SecureChannels:
+        """The node's secure channels.
+
+        Raises:
+            OckamError: The secure channel feature has not set them up (yet).
+        """
+        if self.secure is None:
+            raise OckamError(f"node {self.node.name} has no secure channels set up")
+        return self.secure
+
     def not_found(self, noun: str, key: str) -> NotFound:
         """The error for a request naming a `noun` (`TCP outlet`) the node does not have, in
         the words of Ockam's (`TCP listener with address … was not found on Node n1`)."""

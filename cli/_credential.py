@@ -17,7 +17,7 @@ import msgspec
 from cyclopts import Parameter
 
 from actors import OckamError
-from secure import DEFAULT_CREDENTIAL_SCOPE, SecureChannelError, issue_credential
+from secure import DEFAULT_CREDENTIAL_SCOPE, Credential, SecureChannelError, issue_credential
 
 from ._app import DEFAULT, Common, NodeOption, ask_node, command_group, store, to_builtins
 from ._control import Request
@@ -132,6 +132,20 @@ def _read(credential: str | None, credential_path: str | None) -> str:
         raise OckamError(f"cannot read the credential file {credential_path!r}: {exc}") from None
 
 
+def _checked(
+    issuer: str, credential: str | None, credential_path: str | None, *, scope: str | None = None
+) -> tuple[str, Credential]:
+    """The --issuer identifier and the given credential, checked against it now (and `scope`).
+
+    Raises:
+        CredentialRefused: The credential is not valid from that issuer (see `check`).
+    """
+    trusted = parse_identifier(issuer, "--issuer")
+    parsed = parse_credential(_read(credential, credential_path))
+    check(parsed, issuer=trusted, now=time.time(), scope=scope)
+    return trusted, parsed
+
+
 CredentialOption = Annotated[
     str | None, Parameter(help="The credential, in hex (what `credential issue` prints).")
 ]
@@ -148,8 +162,17 @@ IssuerOption = Annotated[
 @credential_app.command(name="issue")
 def credential_issue(
     *,
-    for_: Annotated[str, Parameter(name="--for")],
-    as_: Annotated[str | None, Parameter(name="--as")] = None,
+    for_: Annotated[
+        str,
+        Parameter(
+            name="--for",
+            help="The subject: its identifier (I…), or its exported identity in hex.",
+        ),
+    ],
+    as_: Annotated[
+        str | None,
+        Parameter(name="--as", help="The issuing identity's name (default: the default identity)."),
+    ] = None,
     attribute: AttributeOption = None,
     ttl: str = DEFAULT_TTL,
     scope: str = DEFAULT_CREDENTIAL_SCOPE,
@@ -161,10 +184,6 @@ def credential_issue(
 
     Parameters
     ----------
-    for_
-        The subject: its identifier (I…), or its exported identity in hex.
-    as_
-        The issuing identity's name (default: the default identity).
     attribute
         NAME=VALUE; may be repeated.
     ttl
@@ -214,9 +233,7 @@ def credential_verify(
 ) -> None:
     """Verify a credential: issued by --issuer, unaltered, and not expired (exit 1 if not)."""
     printer = common.printer()
-    trusted = parse_identifier(issuer, "--issuer")
-    parsed = parse_credential(_read(credential, credential_path))
-    check(parsed, issuer=trusted, now=time.time())
+    trusted, parsed = _checked(issuer, credential, credential_path)
     data = parsed.unverified_data()  # verified just now
     printer.emit(
         plain="true",
@@ -236,29 +253,25 @@ def credential_verify(
 
 @credential_app.command(name="store")
 def credential_store(
-    name: str | None = None,
+    name: Annotated[
+        str | None,
+        Parameter(
+            help="The name it is stored under (default: the node's name; storing again "
+            "replaces it)."
+        ),
+    ] = None,
     /,
     *,
     issuer: IssuerOption,
     credential: CredentialOption = None,
     credential_path: CredentialPathOption = None,
-    scope: str | None = None,
+    scope: Annotated[str | None, Parameter(help="The scope it must have been issued for.")] = None,
     at: NodeOption = None,
     common: Common = DEFAULT,
 ) -> None:
-    """Store a credential at a node that trusts its issuer: the node presents it from now on.
-
-    Parameters
-    ----------
-    name
-        The name it is stored under (default: the node's name; storing again replaces it).
-    scope
-        The scope it must have been issued for.
-    """
+    """Store a credential at a node that trusts its issuer: the node presents it from now on."""
     printer = common.printer()
-    trusted = parse_identifier(issuer, "--issuer")
-    parsed = parse_credential(_read(credential, credential_path))
-    check(parsed, issuer=trusted, now=time.time(), scope=scope)
+    trusted, parsed = _checked(issuer, credential, credential_path, scope=scope)
     request = StoreCredential(parsed.hex(), trusted, scope)
     record, shown = ask_node(at, request, CredentialView)
     row = StoredCredential(
@@ -313,23 +326,15 @@ def credential_list(*, at: StoredAtOption = None, common: Common = DEFAULT) -> N
 
 @credential_app.command(name="show")
 def credential_show(
-    name: str | None = None,
+    name: Annotated[str | None, Parameter(help="A stored credential's name.")] = None,
     /,
     *,
     at: NodeOption = None,
     credential: CredentialOption = None,
     common: Common = DEFAULT,
 ) -> None:
-    """Show a stored credential, a given one, or the one a node presents now.
-
-    Parameters
-    ----------
-    name
-        A stored credential's name.
-    at
-        The node whose current credential to show (when no name or --credential is given;
-        default: the oldest node).
-    """
+    """Show a stored credential, a given one, or the one a node presents now (--at: when no
+    name or --credential is given)."""
     printer = common.printer()
     if (name is not None) + (credential is not None) + (at is not None) > 1:
         raise ValueError("give one of NAME, --credential and --at")

@@ -18,7 +18,6 @@ authority route, the ones it fetches from the authority and refreshes before the
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,6 @@ import msgspec
 import trio
 from cyclopts import Parameter
 
-from actors import OckamError
 from secure import (
     DEFAULT_CREDENTIAL_SCOPE,
     DEFAULT_LISTENER,
@@ -44,6 +42,7 @@ from secure import (
 from ._controller import NodeController
 from ._credential_store import check, parse_credential, stored_credentials
 from ._identity_store import get_or_create_identity
+from ._node_files import read_node_file, write_node_file
 from ._routes import resolve_route
 from ._state import StateStore
 
@@ -178,10 +177,7 @@ def save_trust(folder: Path, config: TrustConfig | None) -> None:
     if config is None:
         path.unlink(missing_ok=True)
         return
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(msgspec.json.format(msgspec.json.encode(config), indent=2))
+    write_node_file(path, config)
 
 
 def prepare_trust(
@@ -203,15 +199,7 @@ def read_trust(folder: Path) -> TrustConfig | None:
     Raises:
         OckamError: The file is there but cannot be read.
     """
-    path = folder / TRUST_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        return msgspec.json.decode(data, type=TrustConfig)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise OckamError(f"the trust configuration {path} cannot be read: {exc}") from None
+    return read_node_file(folder / TRUST_FILE, TrustConfig, "trust configuration")
 
 
 async def start_trust(controller: NodeController) -> None:
@@ -219,9 +207,7 @@ async def start_trust(controller: NodeController) -> None:
     config = read_trust(controller.home)
     if config is None:
         return
-    channels = controller.secure
-    if channels is None:
-        raise OckamError("a node that trusts an authority needs its secure channels")
+    channels = controller.channels()
     authority = IdentityPublic.from_exported(config.authority_identity)
     trust = TrustContext(
         [authority], scope=config.credential_scope, authority_route=config.authority_route

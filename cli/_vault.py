@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import secrets
 
+from . import _identity_store as vault_store
 from ._app import DEFAULT, Common, YesOption, command_group, confirm, store, to_builtins
 from ._feature import Feature
-from ._identity_store import (
-    DEFAULT_VAULT,
-    VaultInfo,
-    create_vault,
-    delete_vault,
-    list_vaults,
-    move_vault,
-    refuse_if_used,
-    show_vault,
-)
 from ._output import Printer
 
 vault_app = command_group("vault", "Create and manage vaults, the files that keep secret keys.")
 FEATURE = Feature("vault", commands=[vault_app])
 
 
-def _describe(info: VaultInfo) -> str:
+def _describe(info: vault_store.VaultInfo) -> str:
     identities = ", ".join(info.identities) or "none"
     default = " (default)" if info.is_default else ""
     return f"Vault {info.name}{default}\n  path: {info.path}\n  identities: {identities}"
 
 
-def _emit(printer: Printer, info: VaultInfo, pretty: str) -> None:
+def _emit(printer: Printer, info: vault_store.VaultInfo, pretty: str) -> None:
     printer.emit(plain=info.name, data=to_builtins(info), pretty=pretty)
 
 
@@ -46,12 +37,12 @@ def vault_create(
         Where its file goes (a new file; default: $OCKAM_HOME/vaults/NAME/vault.json).
     """
     printer = common.printer()
-    info = create_vault(store().home, name or secrets.token_hex(4), path=path)
+    info = vault_store.create_vault(store().home, name or secrets.token_hex(4), path=path)
     _emit(printer, info, f"[green]✔︎[/green] Vault {info.name} created at {info.path}")
 
 
 @vault_app.command(name="show")
-def vault_show(name: str = DEFAULT_VAULT, /, *, common: Common = DEFAULT) -> None:
+def vault_show(name: str = vault_store.DEFAULT_VAULT, /, *, common: Common = DEFAULT) -> None:
     """Show a vault: its file and the identities it holds.
 
     Parameters
@@ -60,7 +51,7 @@ def vault_show(name: str = DEFAULT_VAULT, /, *, common: Common = DEFAULT) -> Non
         The vault.
     """
     printer = common.printer()
-    info = show_vault(store().home, name)
+    info = vault_store.show_vault(store().home, name)
     _emit(printer, info, _describe(info))
 
 
@@ -68,7 +59,7 @@ def vault_show(name: str = DEFAULT_VAULT, /, *, common: Common = DEFAULT) -> Non
 def vault_list(*, common: Common = DEFAULT) -> None:
     """List the vaults."""
     printer = common.printer()
-    vaults = list_vaults(store().home)
+    vaults = vault_store.list_vaults(store().home)
     printer.table(
         title="Vaults",
         columns=["Name", "Path", "Identities"],
@@ -90,11 +81,11 @@ def vault_delete(name: str, /, *, yes: YesOption = False, common: Common = DEFAU
     """
     printer = common.printer()
     state = store()
-    info = show_vault(state.home, name)
-    refuse_if_used(state, info.identities, f"vault {name!r}")
+    info = vault_store.show_vault(state.home, name)
+    vault_store.refuse_if_used(state, info.identities, f"vault {name!r}")
     held = f" and its identities {', '.join(info.identities)}" if info.identities else ""
     confirm(f"Delete vault {name}{held}?", yes=yes)
-    delete_vault(state.home, name)
+    vault_store.delete_vault(state.home, name)
     _emit(printer, info, f"[green]✔︎[/green] Vault {name} deleted")
 
 
@@ -110,5 +101,5 @@ def vault_move(name: str, /, *, path: str, common: Common = DEFAULT) -> None:
         Its new file (which must not exist yet).
     """
     printer = common.printer()
-    info = move_vault(store().home, name, path)
+    info = vault_store.move_vault(store().home, name, path)
     _emit(printer, info, f"[green]✔︎[/green] Moved the vault {name} to {info.path}")
