@@ -220,12 +220,9 @@ class InletWorker(PortalWorker):
         A read error or the end of the stream is left for the pump to find again."""
         io = self._io
         assert io is not None
-        with trio.move_on_after(EARLY_DATA_WAIT):
-            try:
-                await io.wait_readable(CHUNK)
-            except STREAM_ERRORS:
-                return b""
         try:
+            with trio.move_on_after(EARLY_DATA_WAIT):
+                await io.wait_readable(CHUNK)
             data = io.receive_nowait(CHUNK) or b""
         except STREAM_ERRORS:
             return b""

@@ -107,7 +107,7 @@ class PortalState:
         "_end_received",
         "_end_sent",
         "_end_written",
-        "_filled",
+        "_peer_blocked",
         "_unacked",
         "_written",
         "close_reason",
@@ -132,7 +132,7 @@ class PortalState:
         """Payloads this side may have in flight: the first window, grown by the peer."""
         self.receive_window = window
         """Payloads the peer may have in flight: the first window, grown by this side."""
-        self._filled = False  # the peer said it was Blocked since our last credit
+        self._peer_blocked = False  # the peer sent Blocked since our last credit
         self.phase = Phase.IDLE
         self._credit = 0
         self._early = 0  # payloads carried by the Ping (0 or 1)
@@ -294,7 +294,7 @@ class PortalState:
             self._written -= message.messages
             self._unacked -= message.messages
             self.receive_window += message.grow
-            self._filled = False
+            self._peer_blocked = False
         elif isinstance(message, End):
             if self._end_sent:
                 self._local_error("End was already sent")
@@ -371,7 +371,7 @@ class PortalState:
                 )
             self._unacked += 1
         elif isinstance(message, Blocked):
-            self._filled = True
+            self._peer_blocked = True
         elif isinstance(message, Credit):
             in_flight = self.send_window - self._credit
             if not 0 < message.messages <= in_flight:
@@ -412,7 +412,7 @@ class PortalState:
             and not self._end_received
         ):
             grow = 0
-            if keeping_up and self._filled:
+            if keeping_up and self._peer_blocked:
                 grow = min(self.receive_window, _messages.MAX_WINDOW - self.receive_window)
             return Credit(self._written, grow)
         return None

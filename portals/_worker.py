@@ -29,7 +29,6 @@ import logging
 from abc import abstractmethod
 from collections import deque
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
 import trio
 
@@ -76,14 +75,13 @@ class PortalTraffic:
         self.bytes_out = 0
 
 
-_TRAFFIC: WeakKeyDictionary[Node, PortalTraffic] = WeakKeyDictionary()
-
-
 def portal_traffic(node: Node) -> PortalTraffic:
-    """The `PortalTraffic` of `node`'s portals (all zero before its first portal)."""
-    traffic = _TRAFFIC.get(node)
+    """The `PortalTraffic` of `node`'s portals (all zero before its first portal), attached
+    to the node (`Node.attach`) the first time it is asked for."""
+    traffic = node.attached(PortalTraffic)
     if traffic is None:
-        traffic = _TRAFFIC[node] = PortalTraffic()
+        traffic = PortalTraffic()
+        node.attach(traffic)
     return traffic
 
 
