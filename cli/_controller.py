@@ -18,6 +18,8 @@ from portals import Portals
 from secure import SecureChannels, resolve_secure_route
 from transports import NetworkNode
 
+from ._control import ControlError
+
 log = logging.getLogger("ockam.control")
 
 Handler = Callable[["NodeController", Any], Awaitable[Any]]
@@ -86,10 +88,10 @@ class NodeController:
         """The node's secure channels.
 
         Raises:
-            OckamError: The secure channel feature has not set them up (yet).
+            ControlError: The secure channel feature has not set them up (yet).
         """
         if self.secure is None:
-            raise OckamError(f"node {self.node.name} has no secure channels set up")
+            raise ControlError(f"node {self.node.name} has no secure channels set up")
         return self.secure
 
     def not_found(self, noun: str, key: str) -> NotFound:

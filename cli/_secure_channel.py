@@ -24,20 +24,13 @@ from secure import (
 )
 
 from ._app import DEFAULT, Common, NodeOption, command_group, resolved
-from ._control import ControlError, Request
+from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._identity_store import get_or_create_identity
 from ._resource import Key, Resource
 
 log = logging.getLogger("ockam.control")
-
-
-def channels_of(controller: NodeController) -> SecureChannels:
-    """The node's secure channels (set up by `setup_secure_channels`)."""
-    if controller.secure is None:
-        raise ControlError(f"node {controller.node.name} has no secure channels set up")
-    return controller.secure
 
 
 def _channel_pretty(info: SecureChannelInfo, node: str) -> str:
@@ -56,9 +49,9 @@ CHANNELS = Resource(
     info=SecureChannelInfo,
     columns=("Address", "Role", "Route", "Remote identifier"),
     row=lambda i: [i.address, i.role, i.route, i.remote_identifier],
-    items=lambda c: channels_of(c).list(),
+    items=lambda c: c.channels().list(),
     keys=lambda i: [local_name(i.address)],
-    remove=lambda c, address: channels_of(c).delete(address),
+    remove=lambda c, address: c.channels().delete(address),
     line=lambda i: i.address,
     pretty=_channel_pretty,
     key=Key("address", "The channel's address, like /service/<hex>.", local_name),
@@ -76,9 +69,9 @@ LISTENERS = Resource(
     info=SecureChannelListenerInfo,
     columns=("Address", "Identifier", "Authorized"),
     row=lambda i: [i.address, i.identifier, ", ".join(i.authorized) or "any"],
-    items=lambda c: channels_of(c).listeners(),
+    items=lambda c: c.channels().listeners(),
     keys=lambda i: [local_name(i.address)],
-    remove=lambda c, address: channels_of(c).delete_listener(address),
+    remove=lambda c, address: c.channels().delete_listener(address),
     line=lambda i: i.address,
     key=Key("address", "The listener's address, like my_listener.", local_name),
     created=(
@@ -142,7 +135,7 @@ class CreateSecureChannelListener(Request, frozen=True, tag="secure-channel-list
 
 @FEATURE.handles(CreateSecureChannel)
 async def _create(c: NodeController, r: CreateSecureChannel) -> SecureChannelInfo:
-    channels = channels_of(c)
+    channels = c.channels()
     route = await c.route(r.route)
     return await channels.create(route, authorized=r.authorized, timeout=r.timeout)
 
@@ -151,7 +144,7 @@ async def _create(c: NodeController, r: CreateSecureChannel) -> SecureChannelInf
 async def _create_listener(
     c: NodeController, r: CreateSecureChannelListener
 ) -> SecureChannelListenerInfo:
-    return await channels_of(c).create_listener(r.address, authorized=r.authorized)
+    return await c.channels().create_listener(r.address, authorized=r.authorized)
 
 
 Authorized = Annotated[
