@@ -10,7 +10,6 @@ its channels present no credential (the node's credential is the node identity's
 from __future__ import annotations
 
 from pathlib import Path
-from weakref import WeakKeyDictionary
 
 import trio
 
@@ -19,7 +18,10 @@ from secure import Identity, SecureChannels
 from ._controller import NodeController
 from ._identity_store import get_identity, get_or_create_identity
 
-_registries: WeakKeyDictionary[NodeController, dict[str, SecureChannels]] = WeakKeyDictionary()
+
+class _IdentityChannels(dict[str, SecureChannels]):
+    """A node's registries of channels opened as other identities, by identity name
+    (attached to the node: `Node.attach`)."""
 
 
 def _load(home: Path, name: str) -> tuple[Identity, bytes]:
@@ -36,7 +38,10 @@ async def channels_as(controller: NodeController, identity: str | None) -> Secur
     """
     if identity is None or identity == controller.identity_name:
         return controller.secure
-    registries = _registries.setdefault(controller, {})
+    registries = controller.node.attached(_IdentityChannels)
+    if registries is None:
+        registries = _IdentityChannels()
+        controller.node.attach(registries)
     channels = registries.get(identity)
     if channels is None:
         # controller.home is $OCKAM_HOME/nodes/NAME; identities live in $OCKAM_HOME.

@@ -24,7 +24,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from weakref import WeakKeyDictionary
 
 import msgspec
 import trio
@@ -165,18 +164,15 @@ class Persistence:
             )
 
 
-_ATTACHED: WeakKeyDictionary[NodeController, Persistence] = WeakKeyDictionary()
-
-
 def attach(controller: NodeController, persistence: Persistence) -> None:
     """Make `controller`'s create and delete handlers write to `persistence`."""
-    _ATTACHED[controller] = persistence
+    controller.node.attach(persistence)
 
 
 def remember(c: NodeController, kind: str, key: str, request: Request) -> None:
     """Keep resource `kind`/`key`, made by `request`, for the node's next start (nothing for a
     node without persistence, as in a test's in-process node)."""
-    persistence = _ATTACHED.get(c)
+    persistence = c.node.attached(Persistence)
     if persistence is not None:
         persistence.remember(kind, key, request)
 
@@ -202,7 +198,7 @@ def forgetting(
     def removing(c: NodeController, key: str) -> bool:
         row_key = stored_key(c, key) or key
         removed = remove(c, key)
-        persistence = _ATTACHED.get(c)
+        persistence = c.node.attached(Persistence)
         forgotten = persistence is not None and persistence.forget(kind, row_key)
         return removed or forgotten
 

@@ -15,7 +15,6 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
-from weakref import WeakKeyDictionary
 
 import trio
 from cyclopts import Parameter
@@ -84,9 +83,6 @@ class _Persistence:
 
     database: PolicyDatabase
     lock: trio.Lock = field(default_factory=trio.Lock)
-
-
-_persistence: WeakKeyDictionary[NodeController, _Persistence] = WeakKeyDictionary()
 
 
 def parse_policy(text: str, form: Literal["expression", "allow"], *, flag: str) -> None:
@@ -171,7 +167,7 @@ def restore(store: PolicyStore, rows: list[StoredPolicy]) -> int:
 async def save_policies(controller: NodeController) -> None:
     """Write the node's policies to the state database (its shutdown hook, and after every
     change)."""
-    persistence = _persistence.get(controller)
+    persistence = controller.node.attached(_Persistence)
     if persistence is None:
         return
     async with persistence.lock:
@@ -197,7 +193,7 @@ async def load_policies(controller: NodeController) -> None:
     them as they change."""
     # controller.home is $OCKAM_HOME/nodes/NAME, in the OCKAM_HOME the node was started with.
     database = PolicyDatabase(StateStore(controller.home.parent.parent), controller.node.name)
-    _persistence[controller] = _Persistence(database)
+    controller.node.attach(_Persistence(database))
     rows = await trio.to_thread.run_sync(database.load)
     restored = restore(controller.portals.policies, rows)
     if rows:
