@@ -40,7 +40,15 @@ log = logging.getLogger("ockam.persist")
 RESTORE_TIMEOUT = 5.0
 """Seconds one resource may take to come back when its node starts (a relay registering)."""
 
-RESTORE_ORDER = ("tcp-listener", "tcp-connection", "service", "tcp-outlet", "relay", "tcp-inlet")
+RESTORE_ORDER = (
+    "tcp-listener",
+    "tcp-connection",
+    "service",
+    "secure-channel-listener",
+    "tcp-outlet",
+    "relay",
+    "tcp-inlet",
+)
 """The order kinds come back in: an outlet serves before its relay registers, and an inlet
 takes clients only once what it leads to may be there."""
 

@@ -28,6 +28,7 @@ from ._control import Request
 from ._controller import NodeController
 from ._feature import Feature
 from ._identity_store import get_or_create_identity
+from ._persisted import forgetting, remember
 from ._resource import Key, Resource
 
 log = logging.getLogger("ockam.control")
@@ -71,7 +72,9 @@ LISTENERS = Resource(
     row=lambda i: [i.address, i.identifier, ", ".join(i.authorized) or "any"],
     items=lambda c: c.channels().listeners(),
     keys=lambda i: [local_name(i.address)],
-    remove=lambda c, address: c.channels().delete_listener(address),
+    remove=forgetting(
+        "secure-channel-listener", lambda c, address: c.channels().delete_listener(address)
+    ),
     line=lambda i: i.address,
     key=Key("address", "The listener's address, like my_listener.", local_name),
     created=(
@@ -144,7 +147,9 @@ async def _create(c: NodeController, r: CreateSecureChannel) -> SecureChannelInf
 async def _create_listener(
     c: NodeController, r: CreateSecureChannelListener
 ) -> SecureChannelListenerInfo:
-    return await c.channels().create_listener(r.address, authorized=r.authorized)
+    info = await c.channels().create_listener(r.address, authorized=r.authorized)
+    remember(c, "secure-channel-listener", r.address, r)
+    return info
 
 
 Authorized = Annotated[

@@ -300,3 +300,26 @@ def test_listeners_and_connections_come_back_and_are_forgotten_by_any_key(ockam:
     ockam.run("tcp-listener", "delete", listener_worker, "--at", "a")
     ockam.run("tcp-connection", "delete", again, "--from", "a")
     assert rows(ockam, "a") == []
+
+
+def test_a_secure_channel_listener_comes_back_and_is_forgotten_when_deleted(
+    ockam: Ockam,
+) -> None:
+    ockam.run("node", "create", "a")
+    ockam.run("node", "create", "b")
+    (b_api,) = listed(ockam, "secure-channel-listener", "b")
+    b = str(b_api["identifier"])
+    ockam.run("secure-channel-listener", "create", "only_b", "--at", "a", "--authorized", b)
+    ockam.run("node", "stop", "a")
+    ockam.run("node", "start", "a")
+    assert rows(ockam, "a") == [("secure-channel-listener", "only_b")]
+    listeners = listed(ockam, "secure-channel-listener", "a")
+    (only_b,) = [item for item in listeners if "only_b" in str(item["address"])]
+    assert only_b["authorized"] == [b]
+    # The listener that came back accepts b's channel and serves through it.
+    channel = ockam.out("secure-channel", "create", "--from", "b", "--to", "/node/a/service/only_b")
+    assert (
+        ockam.out("message", "send", "hi", "--from", "b", "--to", f"{channel}/service/echo") == "hi"
+    )
+    ockam.run("secure-channel-listener", "delete", "only_b", "--at", "a", "--yes")
+    assert rows(ockam, "a") == []
