@@ -14,9 +14,13 @@ observation is every message the node routes, not the relay worker's alone.
 
 - `…/service/forward_to_n3/secure/api/service/outlet`: an end-to-end channel n1 ↔ n3 runs
   inside the members' channels; the project node forwards its ciphertext and never holds
-  the portal's bytes.
+  the portal's bytes. The outlet's subject is n1.
 - `…/service/forward_to_n3/service/outlet` (the control): the project node decrypts n1's
-  channel, and the portal's bytes are in what its relay worker forwards.
+  channel, and the portal's bytes are in what it routes. The outlet's subject is the project
+  node (docs/projects.md, "What the project node can see").
+
+The outlet admits only the subject each route should give it, so each test also shows whom
+the outlet sees.
 """
 
 from __future__ import annotations
@@ -102,7 +106,12 @@ async def project_portal(*, end_to_end: bool) -> AsyncIterator[Project]:
         relay = await start_relay(n3_node, at=Route.parse(n3_to_project.address), name="n3")
         outlets = Portals.of(n3_node)
         outlets.policies.set_trust_defaults()  # (= subject.has_credential true), as --project
-        await outlets.create_outlet(target=f"127.0.0.1:{target.port}")
+        # Whom the outlet sees as the portal's subject: n1 itself end to end, else the project
+        # node, whose channel to n3 the portal comes out of. Any other subject is refused.
+        subject = n1.identifier if end_to_end else project.identifier
+        await outlets.create_outlet(
+            target=f"127.0.0.1:{target.port}", policy=f'(= subject.identifier "{subject}")'
+        )
 
         # n1's `/project/default`: its channel to the project node.
         n1_to_project: SecureChannelInfo = await n1.create(
