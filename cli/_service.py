@@ -176,7 +176,7 @@ def service_start(
         options its class declares.
     """
     printer = common.printer()
-    record, _ = ask_node(at, StartService(name, addr, config), Empty)
+    record, _ = ask_node(at, StartService(name, addr, config), Empty, start=True)
     address = f"/service/{addr or name}"
     printer.emit(
         plain=address,

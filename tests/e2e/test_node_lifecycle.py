@@ -290,3 +290,11 @@ def test_version_is_the_package_version(ockam: Ockam) -> None:
     printed = ockam.out("--version")
     assert printed == f"ockam {version('trio-ockam')}"
     assert printed != "ockam 0.0.0"
+
+
+def test_service_start_without_at_creates_the_default_node(ockam: Ockam) -> None:
+    started = ockam.out("service", "start", "uppercase", "--addr", "up")
+    assert started == "/service/up"
+    default = ockam.out("node", "default")
+    assert PETNAME.fullmatch(default)
+    assert ockam.out("message", "send", "hi", "--to", f"/node/{default}/service/up") == "HI"
