@@ -45,6 +45,7 @@ from ._channel_info import SecureChannelInfo as SecureChannelInfo
 from ._channel_info import SecureChannelListenerInfo as SecureChannelListenerInfo
 from ._channel_info import check_identifier as check_identifier
 from ._channel_listener import SecureChannelListener as SecureChannelListener
+from ._channel_machine import Admit as Admit
 from ._channel_machine import ChannelMachine as ChannelMachine
 from ._channel_protocol import PROLOGUE as PROLOGUE
 from ._channel_protocol import Answer as Answer

@@ -11,17 +11,15 @@ from ._policy_eval import Subject
 
 @dataclass(frozen=True, slots=True)
 class Transmit:
-    """Send `data` to the other end, along `ChannelMachine.peer`, then `then` if any (the
-    initiator's credential after its last handshake message)."""
+    """Send `data` to the other end, along `ChannelMachine.peer`."""
 
     data: bytes
-    then: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Established:
     """The channel is open: the other end is `remote`, and `subject` is what is verified of
-    it so far (a responder learns the initiator's credential from the frame that follows).
+    it (a responder reads the initiator's credential in `Finish`).
     Send `credential` (this end's `Present` frame), then `data`, if any."""
 
     remote: IdentityPublic

@@ -16,7 +16,7 @@ from actors import TEMPORARY, Actor, LocalMessage, OckamError, random_address
 
 from ._channel_events import Transmit
 from ._channel_info import SecureChannelListenerInfo, authorized_set
-from ._channel_machine import ChannelMachine
+from ._channel_machine import Admit, ChannelMachine
 from ._channel_protocol import MessageDropped, RemoteProtocolError
 from ._channel_settings import ChannelSettings
 from ._channel_worker import SecureChannelWorker
@@ -31,15 +31,26 @@ class SecureChannelListener(Actor):
         settings: The identity, static key, handshake timeout and keepalive of the channel
             ends it accepts.
         authorized: Identifiers allowed to open channels (empty: any).
+        admit: Which initiators' subjects it accepts (see `Admit`): called once an
+            initiator proved its identity and presented its credential (if any), before the
+            channel is confirmed; the reason it gives for a refusal is sent to the initiator.
+            None: every authorized initiator.
     """
 
     mailbox_size = 64
 
-    def __init__(self, settings: ChannelSettings, *, authorized: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        *,
+        authorized: Iterable[str] = (),
+        admit: Admit | None = None,
+    ) -> None:
         if not isinstance(settings, ChannelSettings):
             raise TypeError(f"settings must be ChannelSettings, got {type(settings).__name__}")
         self.settings = settings
         self.authorized = authorized_set(authorized)
+        self.admit = admit
 
     def info(self) -> SecureChannelListenerInfo:
         """This listener, as `secure-channel-listener list` prints it."""
@@ -52,7 +63,7 @@ class SecureChannelListener(Actor):
     async def handle_message(self, message: LocalMessage) -> None:
         name = self.ctx.address.value
         machine = ChannelMachine(
-            "responder", self.settings, authorized=self.authorized, listener=name
+            "responder", self.settings, authorized=self.authorized, listener=name, admit=self.admit
         )
         try:
             answer = machine.receive(message.payload, message.return_route, trio.current_time())

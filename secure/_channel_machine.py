@@ -18,13 +18,17 @@ The data path skips the table: `receive` of an `Encrypted(Deliver)` and `send`, 
 them to it). Keepalive costs it one attribute store: the time of the last frame each way.
 
 Credentials: with a trust context (`ChannelSettings.trust`) each end presents its own in a
-`Present` frame (the initiator's follows `Finish`, the responder's precedes `Ready`) and
+`Present` frame (the initiator's inside `Finish`, the responder's before `Ready`) and
 verifies the other's against its trusted authorities on the trust context's wall clock. A
 verified one becomes the end's subject (`subject`, `subject_expires`), is returned as
 `Presented`, and replaces any earlier one; `present` sends a refreshed one. A credential
 that does not verify (untrusted issuer, another identifier, expired, another scope) is
 dropped (`MessageDropped`, `DropReason.CREDENTIAL_REFUSED`): the channel goes on, with the
 subject it had (identity-only at first). An end without a trust context ignores `Present`.
+
+Admission: a responder given `admit` (its listener's) asks it about the initiator's subject
+once `Finish` is read, before it confirms; a reason it returns refuses the channel (a
+`RemoteProtocolError` whose `Refuse` tells the initiator that reason).
 """
 
 from __future__ import annotations
@@ -79,6 +83,11 @@ from ._noise_errors import DecryptionError, DropReason, NoiseError
 from ._policy_eval import Subject
 from ._transport import ChannelDecryptor, ChannelEncryptor
 
+Admit = Callable[[Subject], str | None]
+"""A listener's admission check of an initiator: its subject (identifier, and the attributes
+of its verified credential, if any) in, the reason to refuse it out (None: admitted). The
+reason is sent to the initiator: it must name no secret."""
+
 
 class ChannelMachine:
     """One end of a secure channel, sans-IO (see the module docstring for the protocol).
@@ -89,6 +98,8 @@ class ChannelMachine:
         route: The initiator: the route to the listener. A responder learns it from `Hello`.
         authorized: Identifiers accepted as the other end (empty: any).
         listener: The responder: the name of the listener that accepted it, for messages.
+        admit: The responder: its listener's admission check of the initiator (see `Admit`);
+            None admits every authorized initiator.
 
     Attributes:
         state: Where this end is.
@@ -112,11 +123,13 @@ class ChannelMachine:
         route: Route = Route(),  # noqa: B008 - Route is immutable
         authorized: frozenset[str] = frozenset(),
         listener: str = "",
+        admit: Admit | None = None,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be 'initiator' or 'responder', got {role!r}")
         self.role: Role = role
         self.settings, self.authorized, self.listener = settings, authorized, listener
+        self.admit = admit
         self.state: ChannelState = START
         self.route = self.peer = route
         self.remote_identity: IdentityPublic | None = None
@@ -321,17 +334,43 @@ class ChannelMachine:
         handshake = self._require_handshake()
         self._verify(handshake, answer.message)
         proof = IdentityProof.create(self.settings.identity, handshake.static_public)
-        finish = encode(Finish(handshake.write_message(proof.encode())))
+        message = handshake.write_message(proof.encode())
         self._split(handshake)  # established only once the responder's Ready arrives
-        return Transmit(finish, self._present_frame())
+        credential = self._credential_frame()
+        return Transmit(encode(Finish(message, credential)))
 
     def _on_finish(self, finish: Finish, sender: Route, now: float) -> Established:
         handshake = self._require_handshake()
         remote = self._verify(handshake, finish.message)
         self._split(handshake)
+        refused = None if finish.credential is None else self._read_credential(finish, now)
+        subject = self.subject(now)
+        if self.admit is not None:
+            reason = self.admit(subject)
+            if reason is not None:
+                if refused is not None:
+                    reason += f" (the credential it presented was refused: {refused})"
+                raise RemoteProtocolError(
+                    f"secure channel listener {self.listener}: refused identity "
+                    f"{remote.identifier}: {reason}",
+                    refusal=encode(Refuse(reason)),
+                )
         self._last_received = self._last_sent = now
         credential = self._present_frame()  # encrypted before Ready, as it is sent
-        return Established(remote, self._encrypt(Ready()), Subject(remote.identifier), credential)
+        return Established(remote, self._encrypt(Ready()), subject, credential)
+
+    def _read_credential(self, finish: Finish, now: float) -> str | None:
+        """Read the initiator's `Present` carried in `finish`; the reason it was not
+        believed, if it was not (the channel goes on without it, as after a `Present`)."""
+        assert finish.credential is not None
+        try:
+            inner = self._open(finish.credential, now)
+            if type(inner) is not Present:
+                return f"Finish carried a {type(inner).__name__}, not a credential"
+            self._on_present(inner, self.peer, now)
+        except MessageDropped as exc:
+            return str(exc)
+        return None
 
     def _on_refuse(self, refuse: Refuse, sender: Route, now: float) -> Event:
         raise RemoteProtocolError(f"{self._peer_name} refused the secure channel: {refuse.reason}")
@@ -408,11 +447,20 @@ class ChannelMachine:
             )
         return remote
 
+    def _own_credential(self) -> Credential | None:
+        trust = self.settings.trust
+        return None if trust is None else trust.presentable()
+
     def _present_frame(self) -> bytes | None:
         """This end's valid credential as an encrypted `Present` frame, if it has one."""
-        trust = self.settings.trust
-        credential = None if trust is None else trust.presentable()
+        credential = self._own_credential()
         return None if credential is None else self._encrypt(Present(credential.encode()))
+
+    def _credential_frame(self) -> bytes | None:
+        """This end's valid credential as the transport frame of a `Present` (what `Finish`
+        carries), if it has one."""
+        credential = self._own_credential()
+        return None if credential is None else self._seal(Present(credential.encode()))
 
     def _failed(self, reason: str) -> RemoteProtocolError:
         return RemoteProtocolError(reason, refusal=encode(Refuse(reason)))
@@ -446,11 +494,15 @@ class ChannelMachine:
         self._last_received = now
         return inner
 
-    def _encrypt(self, message: InnerMessage) -> bytes:
+    def _seal(self, message: InnerMessage) -> bytes:
+        """`message` as one transport frame (counted as sent)."""
         encryptor = self._encryptor
         assert encryptor is not None  # called only once keys are split
         self.frames_sent += 1
-        return encode(Encrypted(encryptor.encrypt(encode(message))))
+        return encryptor.encrypt(encode(message))
+
+    def _encrypt(self, message: InnerMessage) -> bytes:
+        return encode(Encrypted(self._seal(message)))
 
     def _drop(self, kind: type) -> MessageDropped:
         state, reason = self.state, DropReason.UNEXPECTED

@@ -6,15 +6,16 @@ Payloads of routed messages, msgpack, one tagged union, integer tags::
     Hello(XX message 1)      ->       listener at `api`; starts a responder worker
                              <-       Answer(XX message 2, responder's IdentityProof)
     Finish(XX message 3,     ->
-      initiator's IdentityProof)
+      initiator's IdentityProof,
+      [its Present])
                              <-       Encrypted(Ready)       or Refuse(reason)
     Encrypted(Deliver | Heartbeat | Close)  <->  Encrypted(Deliver | Heartbeat | Close)
 
 With a trust context (`TrustContext`), an end also presents its credential in an encrypted
-`Present` frame: the initiator right after `Finish`, the responder right before `Ready` (so
-the initiator knows the responder's subject when `create` returns, and the responder, which
-reads its peer's frames in order, knows the initiator's before any `Deliver`); and again,
-while established, whenever it has a fresh one. An end without a credential sends none, so
+`Present` frame: the initiator inside `Finish`, the responder right before `Ready` (so the
+initiator knows the responder's subject when `create` returns, and the responder knows the
+initiator's before it confirms: a listener may refuse a subject it does not admit); and
+again, while established, whenever it has a fresh one. An end without a credential sends none, so
 a channel between nodes without trust carries exactly the messages above.
 
 Every message after `Hello` is sent to the other end's ciphertext address along the return
@@ -102,9 +103,15 @@ class Answer(msgspec.Struct, frozen=True, array_like=True, tag=1):
 
 
 class Finish(msgspec.Struct, frozen=True, array_like=True, tag=2):
-    """XX message 3, initiator to responder; its payload is the initiator's `IdentityProof`."""
+    """XX message 3, initiator to responder; its payload is the initiator's `IdentityProof`.
+
+    `credential`, when the initiator has one, is its `Present`, encrypted as the first
+    transport frame: the responder knows the initiator's subject before it answers, so a
+    listener that admits only some subjects (`Admit`) can refuse with the reason.
+    """
 
     message: bytes
+    credential: bytes | None = None
 
 
 class Encrypted(msgspec.Struct, frozen=True, array_like=True, tag=3):

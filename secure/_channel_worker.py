@@ -223,8 +223,6 @@ class SecureChannelWorker(Actor):
     async def _act(self, event: Event) -> None:
         if isinstance(event, Transmit):
             await self._send(event.data)
-            if event.then is not None:
-                await self._send(event.then)
         elif isinstance(event, Presented):
             log.info(
                 "secure channel %s: %s presented a credential with %s, valid until %.0f",

@@ -31,7 +31,7 @@ from actors import (
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener
-from ._channel_machine import ChannelMachine
+from ._channel_machine import Admit, ChannelMachine
 from ._channel_protocol import SecureChannelError
 from ._channel_settings import (
     HANDSHAKE_TIMEOUT,
@@ -387,15 +387,17 @@ class SecureChannels:
         *,
         authorized: Iterable[str] = (),
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        admit: Admit | None = None,
     ) -> SecureChannelListenerInfo:
-        """Start a listener at local `address` (default ``api``).
+        """Start a listener at local `address` (default ``api``); `admit` checks each
+        initiator's subject (see `SecureChannelListener`).
 
         Raises:
             AddressInUse: Another worker has that address.
             ValueError: An authorized identifier is malformed.
         """
         settings = replace(self.settings, handshake_timeout=handshake_timeout)
-        listener = SecureChannelListener(settings, authorized=authorized)
+        listener = SecureChannelListener(settings, authorized=authorized, admit=admit)
         await self.node.start_actor(listener, local(local_name(address)), service=True)
         return listener.info()
 

@@ -8,6 +8,7 @@ node. A second registration of the same name replaces the route.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
@@ -79,14 +80,33 @@ async def wait_any(*events: trio.Event) -> None:
             nursery.start_soon(wait)
 
 
+Authorize = Callable[[str, Route], str | None]
+"""A relay service's check of a registration: the relay name and the registration's return
+route (its first hop is what the registration came through, e.g. a secure channel end) in,
+the reason for refusing it out (None: allowed)."""
+
+
 class RelayService(Actor):
-    """The relay service (`forwarding_service`, alias `static_forwarding_service`)."""
+    """The relay service (`forwarding_service`, alias `static_forwarding_service`).
+
+    Args:
+        authorize: Checks each registration before its relay is made (see `Authorize`); a
+            reason it returns is logged and sent back in the `Refused` reply. None: every
+            registration is allowed (a plain node's relay service).
+    """
+
+    def __init__(self, *, authorize: Authorize | None = None) -> None:
+        self.authorize = authorize
 
     async def handle_message(self, message: LocalMessage) -> None:
         try:
             name = read_registration(message.payload)
             if not message.return_route:
                 raise RelayError("a registration needs a return route")
+            if self.authorize is not None:
+                reason = self.authorize(name, message.return_route)
+                if reason is not None:
+                    raise RelayError(reason)
             address = await self._register(name, message.return_route)
         except RelayError as exc:
             log.warning("relay registration refused: %s", exc)

@@ -11,17 +11,22 @@ from collections.abc import Iterable
 
 from actors import route
 from secure import (
+    Admit,
     ChannelMachine,
     ChannelSettings,
     ChannelState,
     Deliver,
+    Encrypted,
     Established,
     Event,
+    Finish,
     Identity,
     Presented,
     Transmit,
     TrustContext,
+    encode_channel_message,
 )
+from secure._channel_protocol import outer_decoder
 
 ALICE = Identity.generate()
 """The initiator's identity."""
@@ -61,6 +66,7 @@ class Link:
         initiator_authorizes: Identifiers the initiator accepts (empty: any).
         responder_authorizes: Identifiers the responder (its listener) accepts.
         initiator_trust, responder_trust: Each end's trust context (None: no trust).
+        admit: The responder's (its listener's) admission check (None: admits all).
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class Link:
         responder_authorizes: Iterable[str] = (),
         initiator_trust: TrustContext | None = None,
         responder_trust: TrustContext | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self.now = 0.0
         self.initiator = ChannelMachine(
@@ -83,6 +90,7 @@ class Link:
             settings_for(BOB, responder_trust),
             authorized=frozenset(responder_authorizes),
             listener="api",
+            admit=admit,
         )
         self.sent: dict[str, bytes] = {}
         """Each message of `handshake` and `exchange`, by name, to replay anywhere."""
@@ -97,8 +105,9 @@ class Link:
 
     def handshake(self, *, until: str = "") -> dict[str, bytes]:
         """Run the handshake, keeping each message in `sent` (hello, answer, finish, ready,
-        and each end's credential frame when it presents one: ``initiator credential`` after
-        finish, ``responder credential`` before ready); both ends are then established.
+        and each end's credential frame when it presents one: ``initiator credential``, the
+        one inside finish (as a separate `Encrypted` frame, already delivered with finish),
+        ``responder credential`` before ready); both ends are then established.
         With `until`, stop once that message is written, before it is delivered."""
         sent = self.sent
         sent["hello"] = self.initiator.start(self.now)
@@ -106,7 +115,6 @@ class Link:
             ("hello", self.to_responder, "answer"),
             ("answer", self.to_initiator, "finish"),
             ("finish", self.to_responder, "ready"),
-            ("initiator credential", self.to_responder, ""),
             ("responder credential", self.to_initiator, ""),
             ("ready", self.to_initiator, ""),
         )
@@ -120,8 +128,13 @@ class Link:
                 assert event is None or isinstance(event, Presented)
                 continue
             assert isinstance(event, Transmit | Established)
-            if isinstance(event, Transmit) and event.then is not None:
-                sent["initiator credential"] = event.then
+            if reply == "finish" and isinstance(event, Transmit):
+                finish = outer_decoder.decode(event.data)
+                assert isinstance(finish, Finish)
+                if finish.credential is not None:
+                    sent["initiator credential"] = encode_channel_message(
+                        Encrypted(finish.credential)
+                    )
             if isinstance(event, Established) and event.credential is not None:
                 sent["responder credential"] = event.credential
             if reply:

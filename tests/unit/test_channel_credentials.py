@@ -3,10 +3,12 @@ the other's (`ChannelMachine` with a `TrustContext`), on a fake link and a fake 
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from actors import route
 from secure import (
+    ChannelState,
     Credential,
     Deliver,
     DropReason,
@@ -15,6 +17,8 @@ from secure import (
     LocalProtocolError,
     MessageDropped,
     Presented,
+    Refuse,
+    RemoteProtocolError,
     Subject,
     TrustContext,
     issue_credential,
@@ -185,3 +189,42 @@ def test_no_subject_before_the_other_end_is_verified() -> None:
     link.initiator.start(link.now)
     with pytest.raises(LocalProtocolError, match="no subject yet"):
         link.initiator.subject(T0)
+
+
+def members_only(subject: Subject) -> str | None:
+    if subject.has_credential:
+        return None
+    return f"{subject.identifier} presented no credential from the project's authority"
+
+
+def test_a_listener_admits_an_initiator_by_its_credential() -> None:
+    clock = WallClock()
+    link = Link(
+        initiator_trust=trust(clock, credential(ALICE, component="web")),
+        responder_trust=trust(clock, credential(BOB)),
+        admit=members_only,
+    )
+    link.handshake()
+    assert link.responder.subject(clock.now).attributes == {"component": "web"}
+
+
+@pytest.mark.parametrize("presented", ["none", "untrusted"])
+def test_a_listener_refuses_an_initiator_it_does_not_admit_and_says_why(presented: str) -> None:
+    clock = WallClock()
+    own = None if presented == "none" else credential(ALICE, issuer=STRANGER, role="x")
+    link = Link(
+        initiator_trust=trust(clock, own),
+        responder_trust=trust(clock, credential(BOB)),
+        admit=members_only,
+    )
+    link.handshake(until="finish")
+    with pytest.raises(RemoteProtocolError, match="presented no credential") as refused:
+        link.to_responder(link.sent["finish"])
+    assert link.responder.state is ChannelState.ERROR
+    assert refused.value.refusal is not None
+    told = msgspec.msgpack.decode(refused.value.refusal, type=Refuse).reason
+    assert told.startswith(f"{ALICE.identifier} presented no credential")
+    assert ("not a trusted authority" in told) == (presented == "untrusted")
+    with pytest.raises(RemoteProtocolError, match="refused the secure channel: I"):
+        link.to_initiator(refused.value.refusal)
+    assert link.initiator.state is ChannelState.ERROR

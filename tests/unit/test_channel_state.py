@@ -32,6 +32,7 @@ from secure import (
     Transmit,
     encode_channel_message,
 )
+from secure._channel_protocol import outer_decoder
 
 from .channel_link import (
     ALICE,
@@ -343,8 +344,13 @@ def test_a_bad_handshake_message_fails_the_handshake_and_tells_the_other_end(
     else:
         machine, deliver = link.responder, link.to_responder
     data = link.sent[kind] if source == "tampered" else REFERENCE[kind]
-    if source == "tampered":  # the last byte is the Noise message's tag
-        data = data[:-1] + bytes([data[-1] ^ 1])
+    if source == "tampered":  # the last byte of the Noise message is its tag
+        sent = outer_decoder.decode(data)
+        assert isinstance(sent, Answer | Finish)
+        tag = sent.message[-1] ^ 1
+        data = encode_channel_message(
+            msgspec.structs.replace(sent, message=sent.message[:-1] + bytes([tag]))
+        )
 
     with pytest.raises(RemoteProtocolError, match=r"the handshake with the .* failed") as failed:
         deliver(data)
