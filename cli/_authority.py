@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 from cyclopts import Parameter
 
-from actors import MultiAddr, OckamError, Segment
+from actors import MultiAddr, OckamError
 from secure import (
     AUTHORITY_SERVICE,
     DEFAULT_CREDENTIAL_TTL,
@@ -38,50 +37,22 @@ from secure import (
 )
 
 from ._app import DEFAULT, Common, command_group, store
+from ._authority_config import (
+    AUTHORITY_FILE,
+    DEFAULT_AUTHORITY,
+    AuthorityConfig,
+    api_route,
+    read_config,
+    table_prefix,
+    write_config,
+)
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
 from ._identity_store import get_or_create_identity
-from ._node_files import read_node_file, write_node_file
 from ._process import is_node_process, pid_alive
-from ._routes import connect_address, listener_segment
 from ._state import StateStore, check_node_name
 
 log = logging.getLogger("ockam.authority")
-
-AUTHORITY_FILE = "authority.json"
-"""The file in a node's folder that makes it an authority."""
-
-DEFAULT_AUTHORITY = "authority"
-"""The authority's node name and identity name unless others are given (Ockam's)."""
-
-
-class AuthorityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What `authority create` writes to the node's `authority.json`.
-
-    Attributes:
-        project_id: The project's id (what an account-authority admin credential names).
-        trusted_identities: The pre-trusted members: identifier to attributes.
-        project_name: The project's name in tickets.
-        account_authority: The account authority's exported identity (hex), or None.
-        enforce_admin_checks: Only account-authority admins are admins.
-        direct_authentication: Enrollers may list the members.
-        token_enrollment: Enrollers may make tickets and newcomers redeem them.
-        project_access_routes: Routes to the project node, as tickets carry them (empty:
-            the authority's own route).
-        project_identity: The project node's exported identity (hex; None: the authority's).
-        credential_ttl: Seconds each member credential is valid for.
-    """
-
-    project_id: str
-    trusted_identities: dict[str, dict[str, str]]
-    project_name: str = "default"
-    account_authority: str | None = None
-    enforce_admin_checks: bool = False
-    direct_authentication: bool = True
-    token_enrollment: bool = True
-    project_access_routes: list[str] = []
-    project_identity: str | None = None
-    credential_ttl: int = DEFAULT_CREDENTIAL_TTL
 
 
 def parse_trusted_identities(text: str) -> dict[str, dict[str, str]]:
@@ -115,31 +86,6 @@ def exported_identity(text: str, flag: str) -> IdentityPublic:
             f"bad {flag}: {exc} (expected what `ockam identity show NAME --full --encoding hex` "
             "prints)"
         ) from None
-
-
-def table_prefix(identifier: str) -> str:
-    """The prefix of an authority's member and ticket tables in the state database."""
-    return f"authority_{check_identifier(identifier)[1:]}_"
-
-
-def authority_route(listener: str) -> str:
-    """The route to the secure channel listener of a node listening on `listener`."""
-    segments = [listener_segment(connect_address(listener)), Segment("service", DEFAULT_LISTENER)]
-    return str(MultiAddr(segments))
-
-
-def read_config(folder: Path) -> AuthorityConfig | None:
-    """The authority configuration in a node's folder, or None if it is no authority.
-
-    Raises:
-        OckamError: The file is there but cannot be read.
-    """
-    return read_node_file(folder / AUTHORITY_FILE, AuthorityConfig, "authority configuration")
-
-
-def write_config(folder: Path, config: AuthorityConfig) -> None:
-    """Write `config` to the node's folder (mode 0600: it names who may do what)."""
-    write_node_file(folder / AUTHORITY_FILE, config)
 
 
 async def start_authority(controller: NodeController) -> None:
@@ -178,7 +124,7 @@ async def start_authority(controller: NodeController) -> None:
         channels.delete_listener(DEFAULT_LISTENER)
         await trusted.create_listener(DEFAULT_LISTENER)
         controller.secure = trusted
-    route = authority_route(controller.listener)
+    route = api_route(controller.listener)
     project = ProjectInfo(
         project_id=config.project_id,
         project_name=config.project_name,

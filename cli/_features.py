@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from . import (
     _authority,
     _credential,
+    _enroll,
     _identity,
     _message,
     _node,
@@ -39,6 +40,8 @@ FEATURES: tuple[Feature, ...] = (
     _credential.FEATURE,  # its setup (a node's trust) needs the secure channels'
     # After the secure channels: an authority node replaces their listener `api`.
     _authority.FEATURE,
+    # After the credential feature: a project node's setup needs the node's trusted channels.
+    _enroll.FEATURE,
     _project.FEATURE,
     _identity.FEATURE,
     _vault.FEATURE,

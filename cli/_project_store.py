@@ -6,6 +6,11 @@ A project arrives with `project import --project-file F` (Ockam's project JSON: 
 commands need of it: how to reach its authority (`authority_access_route`), who the authority
 is (`authority_identity`, its exported identity in hex), and the project node's routes and
 identity. The first project becomes the default one; importing one of the same name replaces it.
+
+A project this home hosts itself (`ockam enroll`) also has its `SelfHostedProject` settings, in
+a table beside: which nodes run it, on which addresses, under which identities. They are not
+part of Ockam's JSON, and they outlive the nodes (`node delete --all`), so `ockam enroll`
+brings the same project back.
 """
 
 from __future__ import annotations
@@ -136,6 +141,44 @@ def project_from_ticket(ticket: EnrollmentTicket) -> ProjectModel:
     )
 
 
+class SelfHostedNode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One node of a self-hosted project: its name, its identity's name, the address it
+    listens on, and the route other machines reach its listener `api` by.
+
+    Attributes:
+        node: The node's name.
+        identity: The name of the identity it runs under (kept in the vault).
+        listener: Where it listens (HOST:PORT, the port fixed the first time).
+        route: The route to its secure channel listener `api` (`/ip4/H/tcp/P/service/api`).
+    """
+
+    node: str
+    identity: str
+    listener: str
+    route: str
+
+
+class SelfHostedProject(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How this home hosts a project (`ockam enroll`): its authority node and its relay
+    nodes. A list of relay nodes, one today: the relay side is meant to become a pool.
+
+    Attributes:
+        name: The project's name.
+        id: The project's id.
+        admin: The identifier of its admin (the identity that ran `ockam enroll`).
+        admin_identity: That identity's name.
+        authority: The authority node.
+        relays: The project nodes (Elastic Relay Service), in the order they are tried.
+    """
+
+    name: str
+    id: str
+    admin: str
+    admin_identity: str
+    authority: SelfHostedNode
+    relays: list[SelfHostedNode]
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     name TEXT PRIMARY KEY,
@@ -143,6 +186,12 @@ CREATE TABLE IF NOT EXISTS projects (
     access_routes TEXT NOT NULL,
     is_default INTEGER NOT NULL,
     imported REAL NOT NULL
+)
+"""
+_SELF_HOSTED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS self_hosted_projects (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL
 )
 """
 
@@ -154,7 +203,7 @@ class ProjectStore:
         self.state = state
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self.state.connect(_SCHEMA)
+        return self.state.connect(_SCHEMA, _SELF_HOSTED_SCHEMA)
 
     def put(self, project: ProjectModel, *, access_routes: list[str] | None = None) -> bool:
         """Store `project` (replacing one of the same name); the first one is the default.
@@ -219,3 +268,26 @@ class ProjectStore:
             ).fetchone()
         routes: list[str] = [] if row is None else json.loads(row[0])
         return routes
+
+    def put_self_hosted(self, settings: SelfHostedProject) -> None:
+        """Store how this home hosts project `settings.name` (replacing what it was)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO self_hosted_projects (name, settings) VALUES (?, ?)",
+                (settings.name, msgspec.json.encode(settings).decode()),
+            )
+
+    def self_hosted(self, name: str) -> SelfHostedProject | None:
+        """How this home hosts project `name`; None when it does not host it."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT settings FROM self_hosted_projects WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else msgspec.json.decode(row[0], type=SelfHostedProject)
+
+    def find(self, name: str) -> ProjectModel | None:
+        """Project `name`, or None when this home does not know it."""
+        try:
+            return self.get(name)
+        except ProjectError:
+            return None

@@ -45,7 +45,6 @@ from ._channel_info import SecureChannelInfo as SecureChannelInfo
 from ._channel_info import SecureChannelListenerInfo as SecureChannelListenerInfo
 from ._channel_info import check_identifier as check_identifier
 from ._channel_listener import SecureChannelListener as SecureChannelListener
-from ._channel_machine import Admit as Admit
 from ._channel_machine import ChannelMachine as ChannelMachine
 from ._channel_protocol import PROLOGUE as PROLOGUE
 from ._channel_protocol import Answer as Answer
@@ -69,6 +68,7 @@ from ._channel_protocol import encode_channel_message as encode_channel_message
 from ._channel_settings import HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT
 from ._channel_settings import KEEPALIVE_INTERVAL as KEEPALIVE_INTERVAL
 from ._channel_settings import KEEPALIVE_TIMEOUT as KEEPALIVE_TIMEOUT
+from ._channel_settings import Admit as Admit
 from ._channel_settings import ChannelSettings as ChannelSettings
 from ._channel_state import TRANSITIONS as TRANSITIONS
 from ._channel_state import ChannelState as ChannelState

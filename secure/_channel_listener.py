@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 import trio
 
@@ -16,9 +17,9 @@ from actors import TEMPORARY, Actor, LocalMessage, OckamError, random_address
 
 from ._channel_events import Transmit
 from ._channel_info import SecureChannelListenerInfo, authorized_set
-from ._channel_machine import Admit, ChannelMachine
+from ._channel_machine import ChannelMachine
 from ._channel_protocol import MessageDropped, RemoteProtocolError
-from ._channel_settings import ChannelSettings
+from ._channel_settings import Admit, ChannelSettings
 from ._channel_worker import SecureChannelWorker
 
 log = logging.getLogger("ockam.secure")
@@ -48,9 +49,8 @@ class SecureChannelListener(Actor):
     ) -> None:
         if not isinstance(settings, ChannelSettings):
             raise TypeError(f"settings must be ChannelSettings, got {type(settings).__name__}")
-        self.settings = settings
+        self.settings = settings if admit is None else replace(settings, admit=admit)
         self.authorized = authorized_set(authorized)
-        self.admit = admit
 
     def info(self) -> SecureChannelListenerInfo:
         """This listener, as `secure-channel-listener list` prints it."""
@@ -63,7 +63,7 @@ class SecureChannelListener(Actor):
     async def handle_message(self, message: LocalMessage) -> None:
         name = self.ctx.address.value
         machine = ChannelMachine(
-            "responder", self.settings, authorized=self.authorized, listener=name, admit=self.admit
+            "responder", self.settings, authorized=self.authorized, listener=name
         )
         try:
             answer = machine.receive(message.payload, message.return_route, trio.current_time())

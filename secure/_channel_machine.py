@@ -17,18 +17,10 @@ The data path skips the table: `receive` of an `Encrypted(Deliver)` and `send`, 
 `ESTABLISHED`, check the state and go to the cipher (as the table's rows say; a test holds
 them to it). Keepalive costs it one attribute store: the time of the last frame each way.
 
-Credentials: with a trust context (`ChannelSettings.trust`) each end presents its own in a
-`Present` frame (the initiator's inside `Finish`, the responder's before `Ready`) and
-verifies the other's against its trusted authorities on the trust context's wall clock. A
-verified one becomes the end's subject (`subject`, `subject_expires`), is returned as
-`Presented`, and replaces any earlier one; `present` sends a refreshed one. A credential
-that does not verify (untrusted issuer, another identifier, expired, another scope) is
-dropped (`MessageDropped`, `DropReason.CREDENTIAL_REFUSED`): the channel goes on, with the
-subject it had (identity-only at first). An end without a trust context ignores `Present`.
-
-Admission: a responder given `admit` (its listener's) asks it about the initiator's subject
-once `Finish` is read, before it confirms; a reason it returns refuses the channel (a
-`RemoteProtocolError` whose `Refuse` tells the initiator that reason).
+Credentials (`ChannelSettings.trust`): a verified one is the other end's `subject` (returned
+as `Presented`); one that does not verify is dropped (`DropReason.CREDENTIAL_REFUSED`) and the
+channel goes on. A responder whose `ChannelSettings.admit` refuses the initiator's subject
+once `Finish` is read (with its credential) refuses the channel, with the reason.
 """
 
 from __future__ import annotations
@@ -63,18 +55,18 @@ from ._channel_protocol import (
     outer_decoder,
 )
 from ._channel_protocol import encode_channel_message as encode
-from ._channel_settings import ChannelSettings, unauthorized
+from ._channel_settings import ChannelSettings, not_admitted, unauthorized
 from ._channel_state import (
     AWAIT_ANSWER,
     AWAIT_FINISH,
     AWAIT_READY,
-    CLOSED,
     ERROR,
     ESTABLISHED,
     START,
     TRANSITIONS,
     ChannelState,
     Input,
+    unexpected,
 )
 from ._credential import Credential, CredentialData, CredentialError
 from ._handshake import HandshakeState
@@ -82,11 +74,6 @@ from ._identity import IdentityError, IdentityProof, IdentityPublic
 from ._noise_errors import DecryptionError, DropReason, NoiseError
 from ._policy_eval import Subject
 from ._transport import ChannelDecryptor, ChannelEncryptor
-
-Admit = Callable[[Subject], str | None]
-"""A listener's admission check of an initiator: its subject (identifier, and the attributes
-of its verified credential, if any) in, the reason to refuse it out (None: admitted). The
-reason is sent to the initiator: it must name no secret."""
 
 
 class ChannelMachine:
@@ -98,8 +85,6 @@ class ChannelMachine:
         route: The initiator: the route to the listener. A responder learns it from `Hello`.
         authorized: Identifiers accepted as the other end (empty: any).
         listener: The responder: the name of the listener that accepted it, for messages.
-        admit: The responder: its listener's admission check of the initiator (see `Admit`);
-            None admits every authorized initiator.
 
     Attributes:
         state: Where this end is.
@@ -123,13 +108,11 @@ class ChannelMachine:
         route: Route = Route(),  # noqa: B008 - Route is immutable
         authorized: frozenset[str] = frozenset(),
         listener: str = "",
-        admit: Admit | None = None,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be 'initiator' or 'responder', got {role!r}")
         self.role: Role = role
         self.settings, self.authorized, self.listener = settings, authorized, listener
-        self.admit = admit
         self.state: ChannelState = START
         self.route = self.peer = route
         self.remote_identity: IdentityPublic | None = None
@@ -152,10 +135,8 @@ class ChannelMachine:
 
     @property
     def deadline(self) -> float:
-        """When `tick` has something to do next (`math.inf`: nothing is due).
-
-        Traffic only moves it later, so a caller may sleep until it and ask again.
-        """
+        """When `tick` has something to do next (`math.inf`: nothing is due); traffic only
+        moves it later, so a caller may sleep until it and ask again."""
         state = self.state
         if state is ESTABLISHED:
             settings = self.settings
@@ -307,7 +288,7 @@ class ChannelMachine:
         """Move along `TRANSITIONS` by `kind`, running its handler on the way."""
         target = TRANSITIONS[self.role, self.state].get(kind)
         if target is None:
-            raise self._refuse_input(kind) if isinstance(kind, Input) else self._drop(kind)
+            raise self._refuse_input(kind) if isinstance(kind, Input) else unexpected(self, kind)
         try:
             event = _HANDLERS[kind](self, message, sender, now)
         except RemoteProtocolError:
@@ -336,37 +317,26 @@ class ChannelMachine:
         proof = IdentityProof.create(self.settings.identity, handshake.static_public)
         message = handshake.write_message(proof.encode())
         self._split(handshake)  # established only once the responder's Ready arrives
-        credential = self._credential_frame()
-        return Transmit(encode(Finish(message, credential)))
+        return Transmit(encode(Finish(message, self._present_frame(inside=True))))
 
     def _on_finish(self, finish: Finish, sender: Route, now: float) -> Established:
         handshake = self._require_handshake()
         remote = self._verify(handshake, finish.message)
         self._split(handshake)
-        refused = None if finish.credential is None else self._read_credential(finish, now)
-        subject = self.subject(now)
-        if self.admit is not None:
-            reason = self.admit(subject)
-            if reason is not None:
-                if refused is not None:
-                    reason += f" (the credential it presented was refused: {refused})"
-                raise RemoteProtocolError(
-                    f"secure channel listener {self.listener}: refused identity "
-                    f"{remote.identifier}: {reason}",
-                    refusal=encode(Refuse(reason)),
-                )
+        refused = None if finish.credential is None else self._read_present(finish.credential, now)
+        subject, admit = self.subject(now), self.settings.admit
+        if admit is not None and (reason := admit(subject)) is not None:
+            raise not_admitted(self.listener, remote.identifier, reason, refused=refused)
         self._last_received = self._last_sent = now
         credential = self._present_frame()  # encrypted before Ready, as it is sent
         return Established(remote, self._encrypt(Ready()), subject, credential)
 
-    def _read_credential(self, finish: Finish, now: float) -> str | None:
-        """Read the initiator's `Present` carried in `finish`; the reason it was not
-        believed, if it was not (the channel goes on without it, as after a `Present`)."""
-        assert finish.credential is not None
+    def _read_present(self, frame: bytes, now: float) -> str | None:
+        """Read the `Present` frame a `Finish` carries; why it was not believed, if not."""
         try:
-            inner = self._open(finish.credential, now)
+            inner = self._open(frame, now)
             if type(inner) is not Present:
-                return f"Finish carried a {type(inner).__name__}, not a credential"
+                return f"Finish carried a {type(inner).__name__}"
             self._on_present(inner, self.peer, now)
         except MessageDropped as exc:
             return str(exc)
@@ -381,9 +351,7 @@ class ChannelMachine:
         self._last_received = self._last_sent = now
         remote = self.remote_identity
         assert remote is not None  # verified in Answer
-        data = self.remote_credential
-        subject = Subject(remote.identifier) if data is None else Subject.from_credential(data)
-        return Established(remote, subject=subject)
+        return Established(remote, subject=self.subject(now))
 
     def _on_present(self, present: Present, sender: Route, now: float) -> Event:
         trust = self.settings.trust
@@ -447,20 +415,15 @@ class ChannelMachine:
             )
         return remote
 
-    def _own_credential(self) -> Credential | None:
+    def _present_frame(self, *, inside: bool = False) -> bytes | None:
+        """This end's valid credential as an encrypted `Present` frame (`inside`: the bare
+        transport frame, which `Finish` carries), if it has one."""
         trust = self.settings.trust
-        return None if trust is None else trust.presentable()
-
-    def _present_frame(self) -> bytes | None:
-        """This end's valid credential as an encrypted `Present` frame, if it has one."""
-        credential = self._own_credential()
-        return None if credential is None else self._encrypt(Present(credential.encode()))
-
-    def _credential_frame(self) -> bytes | None:
-        """This end's valid credential as the transport frame of a `Present` (what `Finish`
-        carries), if it has one."""
-        credential = self._own_credential()
-        return None if credential is None else self._seal(Present(credential.encode()))
+        credential = None if trust is None else trust.presentable()
+        if credential is None:
+            return None
+        present = Present(credential.encode())
+        return self._seal(present) if inside else self._encrypt(present)
 
     def _failed(self, reason: str) -> RemoteProtocolError:
         return RemoteProtocolError(reason, refusal=encode(Refuse(reason)))
@@ -503,18 +466,6 @@ class ChannelMachine:
 
     def _encrypt(self, message: InnerMessage) -> bytes:
         return encode(Encrypted(self._seal(message)))
-
-    def _drop(self, kind: type) -> MessageDropped:
-        state, reason = self.state, DropReason.UNEXPECTED
-        if state is CLOSED or state is ERROR:
-            what, reason = f"a {kind.__name__} after the channel {state.value}", DropReason.CLOSED
-        elif kind is Refuse:  # sent in clear, so anyone on the path could forge one
-            what = "a refusal on an established channel (they are obeyed during the handshake)"
-        elif kind is Encrypted:
-            what = "an encrypted frame that arrived before the handshake finished"
-        else:
-            what = f"an unexpected {kind.__name__} (this end is the {self.role}, {state.value})"
-        return MessageDropped(what, reason=reason)
 
     def _refuse_input(self, kind: Input) -> LocalProtocolError:
         error = LocalProtocolError(

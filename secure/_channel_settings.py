@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from ._channel_info import Role
 from ._channel_protocol import Refuse, RemoteProtocolError, encode_channel_message
 from ._identity import Identity
+from ._policy_eval import Subject
 from ._trust_context import TrustContext
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -19,6 +21,12 @@ KEEPALIVE_INTERVAL = 5.0
 
 KEEPALIVE_TIMEOUT = 3 * KEEPALIVE_INTERVAL
 """Seconds an established channel end waits for any frame from the other end before stopping."""
+
+
+Admit = Callable[[Subject], str | None]
+"""A listener's admission check of an initiator: its subject (identifier, and the attributes
+of its verified credential, if any) in, the reason to refuse it out (None: admitted). The
+reason is sent to the initiator: it must name no secret."""
 
 
 def fresh_static_key() -> bytes:
@@ -42,6 +50,9 @@ class ChannelSettings:
             channel would end between two heartbeats.
         trust: What the ends present and which credentials they believe (None: they present
             nothing, and subjects carry only the identifier).
+        admit: A listener's admission check of initiators, asked once an initiator proved
+            its identity and presented its credential, before its channel is confirmed (see
+            `Admit`); None: every authorized initiator. Responders only.
 
     Raises:
         TypeError: `identity` is not an `Identity`.
@@ -55,6 +66,7 @@ class ChannelSettings:
     keepalive_interval: float = KEEPALIVE_INTERVAL
     keepalive_timeout: float = KEEPALIVE_TIMEOUT
     trust: TrustContext | None = None
+    admit: Admit | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.identity, Identity):
@@ -102,3 +114,17 @@ def unauthorized(
             f"listener {listener} (identity {own_identifier})"
         )
     return RemoteProtocolError(reason, refusal=encode_channel_message(Refuse(told)))
+
+
+def not_admitted(
+    listener: str, identifier: str, reason: str, *, refused: str | None
+) -> RemoteProtocolError:
+    """The error for an initiator `identifier` that listener `listener`'s `Admit` refused for
+    `reason`; `refused` says why the credential it presented was not believed, if it was not.
+    The `Refuse` tells the initiator the reason."""
+    if refused is not None:
+        reason += f" (the credential it presented was refused: {refused})"
+    return RemoteProtocolError(
+        f"secure channel listener {listener}: refused identity {identifier}: {reason}",
+        refusal=encode_channel_message(Refuse(reason)),
+    )

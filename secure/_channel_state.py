@@ -9,27 +9,34 @@ unauthenticated may end a channel), a local one with `LocalProtocolError`.
 
 Credentials (the trust layer) take no state of their own: a `Present` frame is read where
 encrypted frames are, in the initiator's ``AWAIT_READY`` (the responder's comes before
-``Ready``) and in ``ESTABLISHED`` (the initiator's, right after ``Finish``; a refreshed one
-from either end), and `Input.PRESENT` sends this end's fresh one over an established channel.
+``Ready``) and in ``ESTABLISHED`` (a refreshed one from either end; the initiator's first is
+inside ``Finish``), and `Input.PRESENT` sends this end's fresh one over an established channel.
+An input not in its row is dropped with the reason `unexpected` gives.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._channel_info import Role
 from ._channel_protocol import (
     Answer,
     Close,
     Deliver,
+    Encrypted,
     Finish,
     Heartbeat,
     Hello,
+    MessageDropped,
     Present,
     Ready,
     Refuse,
 )
+from ._noise_errors import DropReason
+
+if TYPE_CHECKING:
+    from ._channel_machine import ChannelMachine
 
 
 class ChannelState(enum.Enum):
@@ -116,3 +123,18 @@ TRANSITIONS: Final[dict[tuple[Role, ChannelState], dict[type | Input, ChannelSta
     **{(role, state): {} for role in ("initiator", "responder") for state in (CLOSED, ERROR)},
 }
 """Every transition: (role, state) -> {received message type or `Input`: next state}."""
+
+
+def unexpected(machine: ChannelMachine, kind: type) -> MessageDropped:
+    """The error for a received message of type `kind` that `machine`'s row in `TRANSITIONS`
+    does not take: dropped, and why (for logs and statistics)."""
+    state, reason = machine.state, DropReason.UNEXPECTED
+    if state is CLOSED or state is ERROR:
+        what, reason = f"a {kind.__name__} after the channel {state.value}", DropReason.CLOSED
+    elif kind is Refuse:  # sent in clear, so anyone on the path could forge one
+        what = "a refusal on an established channel (they are obeyed during the handshake)"
+    elif kind is Encrypted:
+        what = "an encrypted frame that arrived before the handshake finished"
+    else:
+        what = f"an unexpected {kind.__name__} (this end is the {machine.role}, {state.value})"
+    return MessageDropped(what, reason=reason)

@@ -31,12 +31,13 @@ from actors import (
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
 from ._channel_listener import SecureChannelListener
-from ._channel_machine import Admit, ChannelMachine
+from ._channel_machine import ChannelMachine
 from ._channel_protocol import SecureChannelError
 from ._channel_settings import (
     HANDSHAKE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     KEEPALIVE_TIMEOUT,
+    Admit,
     ChannelSettings,
     fresh_static_key,
 )

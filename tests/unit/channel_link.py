@@ -8,6 +8,7 @@ any of them, and moves the clock (`now`) by hand.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from actors import route
 from secure import (
@@ -87,10 +88,9 @@ class Link:
         )
         self.responder = ChannelMachine(
             "responder",
-            settings_for(BOB, responder_trust),
+            replace(settings_for(BOB, responder_trust), admit=admit),
             authorized=frozenset(responder_authorizes),
             listener="api",
-            admit=admit,
         )
         self.sent: dict[str, bytes] = {}
         """Each message of `handshake` and `exchange`, by name, to replay anywhere."""

@@ -17,7 +17,7 @@ from cli._resource import RESOURCE_REQUESTS
 CLI = Path(cli.__file__).parent
 FEATURE_MODULES = frozenset(
     {"_node", "_transport", "_portal", "_relay", "_message", "_service", "_secure_channel"}
-    | {"_identity", "_vault", "_authority", "_project", "_credential"}
+    | {"_identity", "_vault", "_authority", "_project", "_credential", "_enroll"}
 )
 
 

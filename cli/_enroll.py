@@ -1,0 +1,448 @@
+"""`ockam enroll`: a self-hosted project `default`, with the caller as its admin.
+
+Ockam's `enroll` signs in to Ockam Orchestrator, whose cloud runs the user's project. Here the
+project runs on the user's machine: two ordinary background nodes (`node list/show/logs/stop`
+see them),
+
+- the authority, `default-authority` (identity `default-authority`): its folder's
+  `authority.json` makes it enroll members and issue their credentials
+  (`cli._authority.start_authority`);
+- the project node, `default-project` (identity `default-project`): its folder's `trust.json`
+  makes it trust the authority and fetch its own credential there (it is a pre-trusted member
+  with ``ockam-role=project``), and its `project_node.json` makes it the Elastic Relay Service
+  node: members only, relays by ``ockam-relay`` (`cli._project_node`).
+
+The caller's identity (`--identity`, default: the default identity) is pre-trusted by the
+authority as an admin (``ockam-role=enroller``) allowed any relay (``ockam-relay=*``).
+
+What the project is (`SelfHostedProject`: node names, identities, addresses with the ports
+fixed the first time, routes) and its record in Ockam's JSON (`ProjectModel`, which `project
+show/information` print) stay in the state database when the nodes are deleted (`node delete
+--all` removes their folders), as do the identities and the members: `ockam enroll` writes the
+folders' files again from them and starts the same project, whose credentials are still
+valid. Run while the project is up, it reports the enrollment and changes nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import msgspec.yaml
+from cyclopts import App, Parameter
+from rich.markup import escape
+
+from actors import OckamError, split_host_port
+from secure import ENROLLER_ROLE, ROLE_ATTRIBUTE, IdentityPublic
+
+from ._app import DEFAULT, Common, run, store, to_builtins
+from ._authority_config import AuthorityConfig, api_route, read_config, write_config
+from ._config import ConfigError, hostname_port
+from ._feature import Feature
+from ._identity_store import (
+    DEFAULT_IDENTITY,
+    default_identity,
+    get_identity,
+    get_or_create_identity,
+)
+from ._lifecycle import node_status, start_node
+from ._node_trust import TrustConfig, save_trust
+from ._project_node import (
+    PROJECT_ROLE,
+    RELAY_ATTRIBUTE,
+    ProjectNodeConfig,
+    read_project_node,
+    start_project_node,
+    write_project_node,
+)
+from ._project_store import (
+    ProjectModel,
+    ProjectStore,
+    SelfHostedNode,
+    SelfHostedProject,
+)
+from ._state import StateStore
+
+enroll_app = App(
+    name="enroll",
+    help="Set up a self-hosted project on this machine and enroll your identity as its admin.",
+)
+# After the credential feature's setup: a project node's hook needs its trusted channels.
+FEATURE = Feature("enroll", commands=[enroll_app], setup=[start_project_node])
+
+PROJECT = "default"
+"""The project `ockam enroll` hosts (Ockam's default project's name)."""
+
+DEFAULT_ADDRESS = "127.0.0.1:0"
+"""Where the project's nodes listen unless told: loopback, a free port chosen once."""
+
+ADMIN_ATTRIBUTES = {ROLE_ATTRIBUTE: ENROLLER_ROLE, RELAY_ATTRIBUTE: "*"}
+"""The admin's attributes: a pre-trusted enroller is an admin; it may create any relay."""
+
+
+class EnrollConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="kebab"):
+    """`ockam enroll --config FILE` (YAML or JSON); the flags of the same names win.
+
+    Attributes:
+        identity: The admin's identity name.
+        authority_address: Where the authority listens (HOST:PORT).
+        project_address: Where the project node listens (HOST:PORT).
+        public_host: The host other machines reach both by (in the routes).
+    """
+
+    identity: str | None = None
+    authority_address: str | None = None
+    project_address: str | None = None
+    public_host: str | None = None
+
+
+def read_enroll_config(path: str) -> EnrollConfig:
+    """The configuration in file `path`.
+
+    Raises:
+        ConfigError: It cannot be read, or is not such a configuration (the key named).
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration {path}: {exc.strerror}") from None
+    try:
+        return msgspec.yaml.decode(text, type=EnrollConfig)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(
+            f"{path} is not an enroll configuration: {reason} (keys: identity, "
+            "authority-address, project-address, public-host)"
+        ) from None
+
+
+def plan_project(
+    name: str,
+    *,
+    project_id: str,
+    admin: str,
+    admin_identity: str,
+    authority_address: str,
+    project_address: str,
+    public_host: str | None,
+) -> SelfHostedProject:
+    """The settings of a new self-hosted project `name` (sans-IO: the addresses' ports are
+    already fixed, see `fix_port`)."""
+
+    def member(role: str, address: str) -> SelfHostedNode:
+        node = f"{name}-{role}"
+        return SelfHostedNode(node, node, address, api_route(address, host=public_host))
+
+    return SelfHostedProject(
+        name=name,
+        id=project_id,
+        admin=admin,
+        admin_identity=admin_identity,
+        authority=member("authority", authority_address),
+        relays=[member("project", project_address)],
+    )
+
+
+def authority_config(
+    settings: SelfHostedProject, *, project_identity: IdentityPublic
+) -> AuthorityConfig:
+    """The `authority.json` of the project's authority node: the admin and the project
+    node are its pre-trusted members; tickets carry the project nodes' routes."""
+    return AuthorityConfig(
+        project_id=settings.id,
+        trusted_identities={
+            settings.admin: dict(ADMIN_ATTRIBUTES),
+            project_identity.identifier: {ROLE_ATTRIBUTE: PROJECT_ROLE},
+        },
+        project_name=settings.name,
+        project_access_routes=[relay.route for relay in settings.relays],
+        project_identity=project_identity.export_hex(),
+    )
+
+
+def project_model(
+    settings: SelfHostedProject, *, authority: IdentityPublic, project: IdentityPublic
+) -> ProjectModel:
+    """The project's record, in Ockam's JSON (what `project information` prints)."""
+    return ProjectModel(
+        id=settings.id,
+        name=settings.name,
+        space_name="self-hosted",
+        access_route=settings.relays[0].route,
+        users=[settings.admin],
+        identity=project.identifier,
+        authority_access_route=settings.authority.route,
+        authority_identity=authority.export_hex(),
+        running=True,
+        user_roles=[{"identifier": settings.admin, "role": "Admin"}],
+        project_change_history=project.export_hex(),
+    )
+
+
+def fix_port(address: str, flag: str) -> str:
+    """`address` (HOST:PORT) with port 0 replaced by a port free on HOST now, so that the
+    project keeps it (its routes are in every ticket).
+
+    Raises:
+        ConfigError: `address` is not HOST:PORT (naming `flag`).
+        OckamError: No port can be bound on HOST.
+    """
+    checked = hostname_port(address, flag)
+    host, port = split_host_port(checked)
+    if port != 0:
+        return checked
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    except OSError as exc:
+        raise OckamError(f"cannot listen on {host} ({flag}): {exc.strerror}") from None
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _admin(home: Path, name: str) -> str:
+    """The identifier of identity `name` (the default identity is made on first use)."""
+    if name == DEFAULT_IDENTITY:
+        return get_or_create_identity(home, name)[0].identifier
+    return get_identity(home, name).identifier
+
+
+def _check_unchanged(settings: SelfHostedProject, admin: str, wanted: dict[str, str]) -> None:
+    """Refuse a later `ockam enroll` that asks for another admin or other addresses: the
+    project's routes are in its members' tickets and project files."""
+    if admin != settings.admin:
+        raise OckamError(
+            f"project {settings.name} is hosted here with admin identity "
+            f"{settings.admin_identity} ({settings.admin}); to add another identity, run "
+            f"`ockam project ticket` and `ockam project enroll TICKET --identity NAME`"
+        )
+    current = {
+        "--authority-address": settings.authority.listener,
+        "--project-address": settings.relays[0].listener,
+    }
+    for flag, address in wanted.items():
+        if flag in current and split_host_port(address)[1] != 0 and address != current[flag]:
+            raise OckamError(
+                f"project {settings.name} already listens on {current[flag]} ({flag} "
+                f"{address} cannot change it: its routes are in its members' tickets)"
+            )
+
+
+Role = tuple[SelfHostedNode, Callable[[Path], bool], Callable[[Path], None]]
+
+
+async def bring_up(state: StateStore, roles: list[Role]) -> list[str]:
+    """Start each of the project's nodes that is not running, after writing its folder's
+    files; returns the names of those it started. The authority comes first: the project
+    node fetches its credential there as it starts.
+
+    Raises:
+        OckamError: A node of that name runs but is not the project's.
+    """
+    started = []
+    for member, is_ours, write in roles:
+        record = state.find(member.node)
+        if record is not None and (await node_status(state, record)).running:
+            if not is_ours(state.node_dir(member.node)):
+                raise OckamError(
+                    f"node {member.node} is running but is not a node of project {PROJECT}: "
+                    f"delete it with `ockam node delete {member.node}` and run `ockam enroll` "
+                    "again"
+                )
+            continue
+        write(state.node_dir(member.node))
+        await start_node(state, member.node, listener=member.listener, identity=member.identity)
+        started.append(member.node)
+    return started
+
+
+class EnrollOutput(msgspec.Struct, frozen=True):
+    """`ockam enroll --output json`."""
+
+    identity: str
+    project: ProjectModel
+    self_hosted: SelfHostedProject
+    created: bool
+    started: list[str]
+    attributes: dict[str, str]
+
+
+@enroll_app.default
+def enroll(
+    *,
+    identity: Annotated[
+        str | None, Parameter(help="The admin's identity (default: the default identity).")
+    ] = None,
+    authority_address: str | None = None,
+    project_address: str | None = None,
+    public_host: str | None = None,
+    config: str | None = None,
+    common: Common = DEFAULT,
+) -> None:
+    """Set up a self-hosted project `default` on this machine, with your identity as its admin
+    and first member; run again, start it again if its nodes are gone.
+
+    Parameters
+    ----------
+    authority_address
+        Where the project's authority listens (HOST:PORT; default 127.0.0.1 and a free port,
+        kept from then on).
+    project_address
+        Where the project node (relays for members) listens (HOST:PORT; default 127.0.0.1
+        and a free port, kept from then on).
+    public_host
+        The host name or address other machines reach both listeners by (default: the
+        listening host; loopback for 0.0.0.0).
+    config
+        A YAML or JSON file with any of identity, authority-address, project-address,
+        public-host (flags win).
+    """
+    printer = common.printer()
+    state = store()
+    projects = ProjectStore(state)
+    file = EnrollConfig() if config is None else read_enroll_config(config)
+    admin_name = identity or file.identity or default_identity(state.home)
+    admin = _admin(state.home, admin_name)
+    wanted = {
+        flag: hostname_port(value, flag)
+        for flag, value in (
+            ("--authority-address", authority_address or file.authority_address),
+            ("--project-address", project_address or file.project_address),
+        )
+        if value is not None
+    }
+    host = public_host or file.public_host
+    settings = projects.self_hosted(PROJECT)
+    created = settings is None
+    if settings is None:
+        other = projects.find(PROJECT)
+        if other is not None:
+            raise OckamError(
+                f"this home is already enrolled in a project {PROJECT} hosted elsewhere "
+                f"(access route {other.access_route or '-'}): it cannot host one of that name"
+            )
+        settings = plan_project(
+            PROJECT,
+            project_id=str(uuid.uuid4()),
+            admin=admin,
+            admin_identity=admin_name,
+            authority_address=fix_port(
+                wanted.get("--authority-address", DEFAULT_ADDRESS), "--authority-address"
+            ),
+            project_address=fix_port(
+                wanted.get("--project-address", DEFAULT_ADDRESS), "--project-address"
+            ),
+            public_host=host,
+        )
+        projects.put_self_hosted(settings)
+    else:
+        _check_unchanged(settings, admin, wanted)
+    authority, _ = get_or_create_identity(state.home, settings.authority.identity)
+    project_identity, _ = get_or_create_identity(state.home, settings.relays[0].identity)
+    model = project_model(settings, authority=authority.public, project=project_identity.public)
+    if projects.find(PROJECT) != model:
+        projects.put(model, access_routes=[relay.route for relay in settings.relays])
+    roles = _roles(settings, authority.public, project_identity.public)
+    started = run(lambda: bring_up(state, roles))
+    output = EnrollOutput(admin, model, settings, created, started, dict(ADMIN_ATTRIBUTES))
+    pretty = _report(output, admin_name, default=_is_default(projects))
+    printer.emit(
+        plain="\n".join(line.replace("[green]", "").replace("[/green]", "") for line in pretty),
+        data=to_builtins(output),
+        pretty="\n".join(pretty),
+    )
+
+
+def _roles(
+    settings: SelfHostedProject, authority: IdentityPublic, project: IdentityPublic
+) -> list[Role]:
+    """Each node of the project, how to tell it is the project's, and its folder's files."""
+    trust = TrustConfig(
+        authority_identity=authority.export_hex(),
+        # The project node dials the authority on this machine, whatever host others use.
+        authority_route=api_route(settings.authority.listener),
+    )
+    config = authority_config(settings, project_identity=project)
+    relay = ProjectNodeConfig(project=settings.name, project_id=settings.id)
+
+    def write_relay(folder: Path) -> None:
+        save_trust(folder, trust)
+        write_project_node(folder, relay)
+
+    roles: list[Role] = [
+        (
+            settings.authority,
+            lambda folder: read_config(folder) is not None,
+            lambda folder: write_config(folder, config),
+        )
+    ]
+    for member in settings.relays:
+        roles.append((member, lambda folder: read_project_node(folder) is not None, write_relay))
+    return roles
+
+
+def _is_default(projects: ProjectStore) -> bool:
+    return any(default for project, default in projects.all() if project.name == PROJECT)
+
+
+def _report(output: EnrollOutput, admin_name: str, *, default: bool) -> list[str]:
+    """What `ockam enroll` says, in Ockam's words where they fit a self-hosted project."""
+    settings = output.self_hosted
+    ok = "[green]✔︎[/green]"
+    lines = [
+        f"Enrolling identity {escape(admin_name)} with a self-hosted project on this machine..."
+    ]
+    if output.created:
+        lines += [
+            "No projects are defined on this machine.",
+            "Creating a project for you...",
+            f"{ok} Created project {settings.name}.",
+        ]
+    else:
+        lines.append(f"Found project {settings.name}.")
+    lines.append(
+        f"Project {settings.name} is self-hosted: its nodes run on this machine, "
+        "not in Ockam Orchestrator."
+    )
+    for what, member in [("Authority", settings.authority)] + [
+        ("Project node (relays)", relay) for relay in settings.relays
+    ]:
+        state = "started" if member.node in output.started else "running"
+        lines.append(
+            f"  {what}: node {member.node} ({state}), listening on {escape(member.listener)}, "
+            f"route {escape(member.route)}"
+        )
+    if default:
+        lines.append(f"{ok} Marked this project as your default project, on this machine.")
+    granted = ", ".join(f"{k}={v}" for k, v in sorted(output.attributes.items()))
+    lines.append(
+        f"{ok} Enrolled {output.identity} as the admin and first member of project "
+        f"{settings.name} ({granted})."
+        if output.created
+        else f"{ok} Identity {output.identity} is enrolled as the admin of project "
+        f"{settings.name} ({granted})."
+    )
+    if not output.created and not output.started:
+        lines.append("The project's nodes are running: nothing changed.")
+    lines += [
+        "",
+        "To let another machine join: run `ockam project ticket` here, then "
+        "`ockam project enroll TICKET` there; it must reach both routes above.",
+    ]
+    members = [settings.authority, *settings.relays]
+    if all(_is_loopback(member.route) for member in members):
+        lines.append(
+            "Both listen on this machine's loopback only: to serve other machines, set the "
+            "project up on a public address (`ockam enroll --authority-address 0.0.0.0:PORT "
+            "--project-address 0.0.0.0:PORT --public-host HOST` in a fresh home)."
+        )
+    return lines
+
+
+def _is_loopback(route: str) -> bool:
+    return route.startswith(("/ip4/127.", "/dnsaddr/localhost:"))
