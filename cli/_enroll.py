@@ -50,14 +50,15 @@ from ._identity_store import (
     get_or_create_identity,
 )
 from ._lifecycle import node_status, start_node
+from ._node_files import write_node_file
 from ._node_trust import TrustConfig, save_trust
 from ._project_node import (
+    PROJECT_NODE_FILE,
     PROJECT_ROLE,
     RELAY_ATTRIBUTE,
     ProjectNodeConfig,
     read_project_node,
     start_project_node,
-    write_project_node,
 )
 from ._project_store import (
     ProjectModel,
@@ -372,7 +373,7 @@ def _roles(
 
     def write_relay(folder: Path) -> None:
         save_trust(folder, trust)
-        write_project_node(folder, relay)
+        write_node_file(folder / PROJECT_NODE_FILE, relay)
 
     roles: list[Role] = [
         (

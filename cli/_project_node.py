@@ -29,7 +29,7 @@ from portals import subject_source
 from secure import DEFAULT_LISTENER, Admit, CredentialRefresher, SecureChannels, Subject
 
 from ._controller import NodeController
-from ._node_files import read_node_file, write_node_file
+from ._node_files import read_node_file
 from ._node_trust import REFRESHER
 
 log = logging.getLogger("ockam.project")
@@ -67,11 +67,6 @@ def read_project_node(folder: Path) -> ProjectNodeConfig | None:
         OckamError: The file is there but cannot be read.
     """
     return read_node_file(folder / PROJECT_NODE_FILE, ProjectNodeConfig, "project node file")
-
-
-def write_project_node(folder: Path, config: ProjectNodeConfig) -> None:
-    """Write `config` to a node's folder (mode 0600)."""
-    write_node_file(folder / PROJECT_NODE_FILE, config)
 
 
 def members_only(project: str) -> Admit:

@@ -17,7 +17,7 @@ from cli._enroll import (
     read_enroll_config,
 )
 from cli._project_node import members_only, relay_refusal
-from cli._project_store import check_project
+from cli._project_store import SelfHostedProject, check_project
 from secure import Identity, Subject
 
 ADMIN = Identity.generate()
@@ -25,43 +25,33 @@ AUTHORITY = Identity.generate()
 PROJECT = Identity.generate()
 
 
-def test_the_plan_names_the_nodes_after_the_project_and_routes_to_their_listeners() -> None:
-    settings = plan_project(
+def plan(
+    *, project_address: str = "127.0.0.1:4001", public_host: str | None = None
+) -> SelfHostedProject:
+    return plan_project(
         "default",
         project_id="p1",
         admin=ADMIN.identifier,
         admin_identity="alice",
         authority_address="127.0.0.1:4000",
-        project_address="0.0.0.0:4001",
-        public_host=None,
+        project_address=project_address,
+        public_host=public_host,
     )
+
+
+def test_the_plan_names_the_nodes_after_the_project_and_routes_to_their_listeners() -> None:
+    settings = plan(project_address="0.0.0.0:4001")
     assert (settings.authority.node, settings.authority.identity) == ("default-authority",) * 2
     assert [relay.node for relay in settings.relays] == ["default-project"]
     assert settings.authority.route == "/ip4/127.0.0.1/tcp/4000/service/api"
     assert settings.relays[0].route == "/ip4/127.0.0.1/tcp/4001/service/api"  # 0.0.0.0: loopback
-    public = plan_project(
-        "default",
-        project_id="p1",
-        admin=ADMIN.identifier,
-        admin_identity="alice",
-        authority_address="0.0.0.0:4000",
-        project_address="0.0.0.0:4001",
-        public_host="relay.example.com",
-    )
+    public = plan(project_address="0.0.0.0:4001", public_host="relay.example.com")
     assert public.relays[0].route == "/dnsaddr/relay.example.com/tcp/4001/service/api"
     assert public.relays[0].listener == "0.0.0.0:4001"
 
 
 def test_the_authority_trusts_the_admin_and_the_project_node_and_hands_out_its_routes() -> None:
-    settings = plan_project(
-        "default",
-        project_id="p1",
-        admin=ADMIN.identifier,
-        admin_identity="alice",
-        authority_address="127.0.0.1:4000",
-        project_address="127.0.0.1:4001",
-        public_host=None,
-    )
+    settings = plan()
     config = authority_config(settings, project_identity=PROJECT.public)
     assert config.trusted_identities == {
         ADMIN.identifier: {"ockam-role": "enroller", "ockam-relay": "*"},
