@@ -10,7 +10,10 @@ starts, `start_project_node` (a setup hook, run after the trust's) replaces
   initiator that presents no valid credential from the project's authority is refused, and
   told why (`members_only`);
 - its relay service by one that creates relay NAME only for a member whose credential says
-  ``ockam-relay`` is NAME or ``*`` (`relay_refusal`), refusing the others with the reason.
+  ``ockam-relay`` is NAME or ``*`` (`relay_refusal`), refusing the others with the reason;
+  and whose relays forward only what comes through a member's secure channel (`MemberRelay`):
+  the nodes behind them trust what the project node's channel brings (its own credential),
+  so nothing may reach them through it that the project would not let in.
 
 The decisions are plain functions of the subject (sans-IO); the hook only wires them in.
 """
@@ -24,7 +27,16 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors import RELAY_SERVICE, STATIC_RELAY_SERVICE, OckamError, RelayService, Route
+from actors import (
+    RELAY_SERVICE,
+    STATIC_RELAY_SERVICE,
+    LocalMessage,
+    Node,
+    OckamError,
+    RelayService,
+    RelayWorker,
+    Route,
+)
 from portals import subject_source
 from secure import DEFAULT_LISTENER, Admit, CredentialRefresher, SecureChannels, Subject
 
@@ -113,6 +125,37 @@ def relay_refusal(project: str, subject: Subject | None, name: str) -> str | Non
     )
 
 
+def channel_subject(node: Node, back: Route) -> Subject | None:
+    """The subject of the established secure channel a message with return route `back`
+    came out of, on `node`; None when it came through none."""
+    source = subject_source(node, back.next) if back else None
+    return None if source is None else source.subject(time.time())
+
+
+class MemberRelay(RelayWorker):
+    """A relay worker of a project node: it forwards a message only when it came through the
+    secure channel of a member (a subject with a credential from the project's authority),
+    and drops others with a log line. A sender without one could otherwise reach the nodes
+    behind the relay as the project node, which they trust."""
+
+    def __init__(self, project: str, name: str, forward_route: Route) -> None:
+        super().__init__(name, forward_route)
+        self.project = project
+
+    async def handle_message(self, message: LocalMessage) -> None:
+        subject = channel_subject(self.ctx.node, message.return_route)
+        if subject is None or not subject.has_credential:
+            who = "no secure channel" if subject is None else f"identity {subject.identifier}"
+            log.warning(
+                "relay %s of project %s: dropped a message from %s, not a member's channel",
+                self.name,
+                self.project,
+                who,
+            )
+            return
+        await super().handle_message(message)
+
+
 async def start_project_node(controller: NodeController) -> None:
     """Make this node a project node if its folder says so (see the module docstring).
 
@@ -135,13 +178,14 @@ async def start_project_node(controller: NodeController) -> None:
     await channels.create_listener(DEFAULT_LISTENER, admit=members_only(config.project))
 
     def authorize(name: str, back: Route) -> str | None:
-        source = subject_source(node, back.next)
-        subject = None if source is None else source.subject(time.time())
-        return relay_refusal(config.project, subject, name)
+        return relay_refusal(config.project, channel_subject(node, back), name)
+
+    def make_relay(name: str, forward_route: Route) -> RelayWorker:
+        return MemberRelay(config.project, name, forward_route)
 
     node.stop_actor(RELAY_SERVICE)
     await node.start_actor(
-        RelayService(authorize=authorize),
+        RelayService(authorize=authorize, make_relay=make_relay),
         RELAY_SERVICE,
         aliases=[STATIC_RELAY_SERVICE],
         service=True,

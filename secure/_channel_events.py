@@ -20,12 +20,14 @@ class Transmit:
 class Established:
     """The channel is open: the other end is `remote`, and `subject` is what is verified of
     it (a responder reads the initiator's credential in `Finish`).
-    Send `credential` (this end's `Present` frame), then `data`, if any."""
+    Send `credential` (this end's `Present` frame), then `data`, if any. `refused` says why
+    the credential the initiator presented was not believed, if it was not (for the log)."""
 
     remote: IdentityPublic
     data: bytes | None = None
     subject: Subject | None = None
     credential: bytes | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,7 +329,7 @@ class ChannelMachine:
             raise not_admitted(self.listener, remote.identifier, reason, refused=refused)
         self._last_received = self._last_sent = now
         credential = self._present_frame()  # encrypted before Ready, as it is sent
-        return Established(remote, self._encrypt(Ready()), subject, credential)
+        return Established(remote, self._encrypt(Ready()), subject, credential, refused)
 
     def _read_present(self, frame: bytes, now: float) -> str | None:
         """Read the `Present` frame a `Finish` carries; why it was not believed, if not."""

@@ -235,6 +235,8 @@ class SecureChannelWorker(Actor):
             changed, self._subject_changed = self._subject_changed, trio.Event()
             changed.set()
         elif isinstance(event, Established):
+            if event.refused is not None:
+                log.warning("secure channel %s: dropped %s", self._name, event.refused)
             if event.credential is not None:
                 await self._send(event.credential)
             if event.data is not None:

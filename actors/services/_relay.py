@@ -93,10 +93,18 @@ class RelayService(Actor):
         authorize: Checks each registration before its relay is made (see `Authorize`); a
             reason it returns is logged and sent back in the `Refused` reply. None: every
             registration is allowed (a plain node's relay service).
+        make_relay: Makes the relay worker of a registration (name, forward route): a
+            `RelayWorker` or a subclass (one that checks who sends through it, say).
     """
 
-    def __init__(self, *, authorize: Authorize | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        authorize: Authorize | None = None,
+        make_relay: Callable[[str, Route], RelayWorker] = RelayWorker,
+    ) -> None:
         self.authorize = authorize
+        self.make_relay = make_relay
 
     async def handle_message(self, message: LocalMessage) -> None:
         try:
@@ -126,7 +134,7 @@ class RelayService(Actor):
             raise RelayError(f"{address.text} is taken by another worker")
         try:
             await self.ctx.node.start_actor(
-                RelayWorker(name, forward_route), address, policy=TEMPORARY
+                self.make_relay(name, forward_route), address, policy=TEMPORARY
             )
         except AddressInUse:
             raise RelayError(f"{address.text} is taken by another worker") from None

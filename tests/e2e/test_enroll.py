@@ -185,6 +185,8 @@ def test_the_project_node_creates_relays_only_as_credentials_allow(ockam: Ockam)
 def test_the_project_node_refuses_a_secure_channel_to_a_non_member(ockam: Ockam) -> None:
     enroll(ockam)
     project = information(ockam)
+    member_node(ockam, "admin-node", "default", member_credential(ockam))
+    ockam.out("relay", "create", "x", "--at", secure_api(project), "--to", "admin-node")
     ockam.out("identity", "create", "mallory")
     ockam.out("node", "create", "stranger", "--identity", "mallory")
     mallory = ockam.out("identity", "show", "mallory")
@@ -201,6 +203,15 @@ def test_the_project_node_refuses_a_secure_channel_to_a_non_member(ockam: Ockam)
         "--to", f"{secure_api(project)}/service/echo",
     )  # fmt: skip
     assert reason in refused
+    # Nor does its relay carry what comes in without a member's channel (plain TCP).
+    plain = f"/ip4/127.0.0.1/tcp/{port_of(project['access_route'])}"
+    silent = error_line(
+        ockam, "message", "send", "hi", "--from", "stranger", "--timeout", "2",
+        "--to", f"{plain}/service/forward_to_x/service/echo",
+    )  # fmt: skip
+    assert "no reply from" in silent
+    logged = ockam.out("node", "logs", "default-project")
+    assert "relay x of project default: dropped a message from no secure channel" in logged
 
 
 def test_enroll_listens_where_the_flags_and_the_configuration_say(

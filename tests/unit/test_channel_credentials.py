@@ -228,3 +228,15 @@ def test_a_listener_refuses_an_initiator_it_does_not_admit_and_says_why(presente
     with pytest.raises(RemoteProtocolError, match="refused the secure channel: I"):
         link.to_initiator(refused.value.refusal)
     assert link.initiator.state is ChannelState.ERROR
+
+
+def test_a_credential_refused_in_finish_is_reported_and_the_channel_goes_on() -> None:
+    clock = WallClock()
+    forged = credential(ALICE, issuer=STRANGER, role="x")
+    link = trusted_link(clock, forged, None)
+    link.handshake(until="finish")
+    established = link.to_responder(link.sent["finish"])
+    assert isinstance(established, Established)
+    assert established.refused is not None
+    assert "not a trusted authority" in established.refused
+    assert established.subject == Subject(ALICE.identifier)
