@@ -213,7 +213,9 @@ def _admin(home: Path, name: str) -> str:
     return get_identity(home, name).identifier
 
 
-def _check_unchanged(settings: SelfHostedProject, admin: str, wanted: dict[str, str]) -> None:
+def _check_unchanged(
+    settings: SelfHostedProject, admin: str, wanted: dict[str, str], host: str | None
+) -> None:
     """Refuse a later `ockam enroll` that asks for another admin or other addresses: the
     project's routes are in its members' tickets and project files."""
     if admin != settings.admin:
@@ -232,6 +234,12 @@ def _check_unchanged(settings: SelfHostedProject, admin: str, wanted: dict[str, 
                 f"project {settings.name} already listens on {current[flag]} ({flag} "
                 f"{address} cannot change it: its routes are in its members' tickets)"
             )
+    route = settings.authority.route
+    if host is not None and api_route(settings.authority.listener, host=host) != route:
+        raise OckamError(
+            f"project {settings.name} is reached at {route} (--public-host {host} cannot "
+            "change it: its routes are in its members' tickets)"
+        )
 
 
 Role = tuple[SelfHostedNode, Callable[[Path], bool], Callable[[Path], None]]
@@ -342,7 +350,7 @@ def enroll(
         )
         projects.put_self_hosted(settings)
     else:
-        _check_unchanged(settings, admin, wanted)
+        _check_unchanged(settings, admin, wanted, host)
     authority, _ = get_or_create_identity(state.home, settings.authority.identity)
     project_identity, _ = get_or_create_identity(state.home, settings.relays[0].identity)
     model = project_model(settings, authority=authority.public, project=project_identity.public)

@@ -234,6 +234,8 @@ def test_enroll_listens_where_the_flags_and_the_configuration_say(
     assert ockam.listener_port("default-project") == project_port
     moved = error_line(ockam, "enroll", "--project-address", f"127.0.0.1:{free_port()}")
     assert "already listens on" in moved
+    assert "cannot change it" in error_line(ockam, "enroll", "--public-host", "example.com")
+    assert enroll(ockam, "--config", str(config))["started"] == []  # the same: nothing changes
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("relay-address: 1\n")
