@@ -175,6 +175,7 @@ def test_the_project_node_creates_relays_only_as_credentials_allow(ockam: Ockam)
         f"identity {bob} may not create relay 'bob' at project default: its credential has no "
         "ockam-relay attribute"
     ) in refused
+    ockam.out("node", "restart", "default-project")  # its folder keeps its role
     refused = error_line(ockam, "relay", "create", "other", "--at", at, "--to", "carol-node")
     assert "may not create relay 'other'" in refused
     assert "allows only relay 'carol'" in refused
