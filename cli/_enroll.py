@@ -168,18 +168,18 @@ def authority_config(
 def project_model(
     settings: SelfHostedProject, *, authority: IdentityPublic, project: IdentityPublic
 ) -> ProjectModel:
-    """The project's record, in Ockam's JSON (what `project information` prints)."""
+    """The project's record, in Ockam's JSON (what `project information` prints); its users
+    and roles, which Ockam's gives as e-mail addresses, stay empty (the admin is in the
+    `SelfHostedProject`)."""
     return ProjectModel(
         id=settings.id,
         name=settings.name,
         space_name="self-hosted",
         access_route=settings.relays[0].route,
-        users=[settings.admin],
         identity=project.identifier,
         authority_access_route=settings.authority.route,
         authority_identity=authority.export_hex(),
         running=True,
-        user_roles=[{"identifier": settings.admin, "role": "Admin"}],
         project_change_history=project.export_hex(),
     )
 
