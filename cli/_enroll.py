@@ -81,24 +81,38 @@ PROJECT = "default"
 DEFAULT_ADDRESS = "127.0.0.1:0"
 """Where the project's nodes listen unless told: loopback, a free port chosen once."""
 
+AUTHORITY_FLAG = "--authority-tcp-listener-address"
+PROJECT_FLAG = "--project-tcp-listener-address"
+
 ADMIN_ATTRIBUTES = {ROLE_ATTRIBUTE: ENROLLER_ROLE, RELAY_ATTRIBUTE: "*"}
 """The admin's attributes: a pre-trusted enroller is an admin; it may create any relay."""
 
 
+class NodeSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="kebab"):
+    """One node's section of an enroll configuration (`authority:`, `project:`)."""
+
+    tcp_listener_address: str | None = None
+
+
 class EnrollConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="kebab"):
-    """`ockam enroll --config FILE` (YAML or JSON); the flags of the same names win.
+    """`ockam enroll --config FILE` (YAML or JSON); the flags win::
+
+        identity: alice
+        authority: {tcp-listener-address: 0.0.0.0:4000}
+        project: {tcp-listener-address: 0.0.0.0:4001}
+        public-address: relay.example.com
 
     Attributes:
         identity: The admin's identity name.
-        authority_address: Where the authority listens (HOST:PORT).
-        project_address: Where the project node listens (HOST:PORT).
-        public_host: The host other machines reach both by (in the routes).
+        authority: Where the authority listens (`tcp-listener-address`, HOST:PORT).
+        project: Where the project node listens.
+        public_address: The host other machines reach both by (in the routes).
     """
 
     identity: str | None = None
-    authority_address: str | None = None
-    project_address: str | None = None
-    public_host: str | None = None
+    authority: NodeSection = msgspec.field(default_factory=NodeSection)
+    project: NodeSection = msgspec.field(default_factory=NodeSection)
+    public_address: str | None = None
 
 
 def read_enroll_config(path: str) -> EnrollConfig:
@@ -117,7 +131,7 @@ def read_enroll_config(path: str) -> EnrollConfig:
         reason = " ".join(str(exc).split())
         raise ConfigError(
             f"{path} is not an enroll configuration: {reason} (keys: identity, "
-            "authority-address, project-address, public-host)"
+            "authority.tcp-listener-address, project.tcp-listener-address, public-address)"
         ) from None
 
 
@@ -225,8 +239,8 @@ def _check_unchanged(
             f"`ockam project ticket` and `ockam project enroll TICKET --identity NAME`"
         )
     current = {
-        "--authority-address": settings.authority.listener,
-        "--project-address": settings.relays[0].listener,
+        AUTHORITY_FLAG: settings.authority.listener,
+        PROJECT_FLAG: settings.relays[0].listener,
     }
     for flag, address in wanted.items():
         if flag in current and split_host_port(address)[1] != 0 and address != current[flag]:
@@ -237,7 +251,7 @@ def _check_unchanged(
     route = settings.authority.route
     if host is not None and api_route(settings.authority.listener, host=host) != route:
         raise OckamError(
-            f"project {settings.name} is reached at {route} (--public-host {host} cannot "
+            f"project {settings.name} is reached at {route} (--public-address {host} cannot "
             "change it: its routes are in its members' tickets)"
         )
 
@@ -287,9 +301,9 @@ def enroll(
     identity: Annotated[
         str | None, Parameter(help="The admin's identity (default: the default identity).")
     ] = None,
-    authority_address: str | None = None,
-    project_address: str | None = None,
-    public_host: str | None = None,
+    authority_tcp_listener_address: str | None = None,
+    project_tcp_listener_address: str | None = None,
+    public_address: str | None = None,
     config: str | None = None,
     common: Common = DEFAULT,
 ) -> None:
@@ -298,18 +312,18 @@ def enroll(
 
     Parameters
     ----------
-    authority_address
+    authority_tcp_listener_address
         Where the project's authority listens (HOST:PORT; default 127.0.0.1 and a free port,
         kept from then on).
-    project_address
+    project_tcp_listener_address
         Where the project node (relays for members) listens (HOST:PORT; default 127.0.0.1
         and a free port, kept from then on).
-    public_host
+    public_address
         The host name or address other machines reach both listeners by (default: the
         listening host; loopback for 0.0.0.0).
     config
-        A YAML or JSON file with any of identity, authority-address, project-address,
-        public-host (flags win).
+        A YAML or JSON file with any of identity, authority.tcp-listener-address,
+        project.tcp-listener-address, public-address (flags win).
     """
     printer = common.printer()
     state = store()
@@ -320,12 +334,12 @@ def enroll(
     wanted = {
         flag: hostname_port(value, flag)
         for flag, value in (
-            ("--authority-address", authority_address or file.authority_address),
-            ("--project-address", project_address or file.project_address),
+            (AUTHORITY_FLAG, authority_tcp_listener_address or file.authority.tcp_listener_address),
+            (PROJECT_FLAG, project_tcp_listener_address or file.project.tcp_listener_address),
         )
         if value is not None
     }
-    host = public_host or file.public_host
+    host = public_address or file.public_address
     settings = projects.self_hosted(PROJECT)
     created = settings is None
     if settings is None:
@@ -340,12 +354,8 @@ def enroll(
             project_id=str(uuid.uuid4()),
             admin=admin,
             admin_identity=admin_name,
-            authority_address=fix_port(
-                wanted.get("--authority-address", DEFAULT_ADDRESS), "--authority-address"
-            ),
-            project_address=fix_port(
-                wanted.get("--project-address", DEFAULT_ADDRESS), "--project-address"
-            ),
+            authority_address=fix_port(wanted.get(AUTHORITY_FLAG, DEFAULT_ADDRESS), AUTHORITY_FLAG),
+            project_address=fix_port(wanted.get(PROJECT_FLAG, DEFAULT_ADDRESS), PROJECT_FLAG),
             public_host=host,
         )
         projects.put_self_hosted(settings)
@@ -447,8 +457,8 @@ def _report(output: EnrollOutput, admin_name: str, *, default: bool) -> list[str
     if all(_is_loopback(member.route) for member in members):
         lines.append(
             "Both listen on this machine's loopback only: to serve other machines, set the "
-            "project up on a public address (`ockam enroll --authority-address 0.0.0.0:PORT "
-            "--project-address 0.0.0.0:PORT --public-host HOST` in a fresh home)."
+            f"project up on a public address (`ockam enroll {AUTHORITY_FLAG} 0.0.0.0:PORT "
+            f"{PROJECT_FLAG} 0.0.0.0:PORT --public-address HOST` in a fresh home)."
         )
     return lines
 

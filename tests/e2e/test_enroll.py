@@ -76,7 +76,7 @@ def test_enroll_sets_up_a_self_hosted_project_and_says_how_to_join(
         assert f"node {name} (started)" in said
     assert "ockam project ticket" in said
     assert "ockam project enroll TICKET" in said
-    assert "--public-host" in said  # loopback only: how to serve other machines
+    assert "--public-address" in said  # loopback only: how to serve other machines
 
     listed = ockam.json("node", "list")
     assert isinstance(listed, list)
@@ -220,10 +220,14 @@ def test_enroll_listens_where_the_flags_and_the_configuration_say(
 ) -> None:
     authority_port, project_port = free_port(), free_port()
     config = tmp_path / "enroll.yaml"
-    config.write_text(f"project-address: 127.0.0.1:{project_port}\npublic-host: localhost\n")
-    data = enroll(
-        ockam, "--authority-address", f"127.0.0.1:{authority_port}", "--config", str(config)
+    config.write_text(
+        f"project:\n  tcp-listener-address: 127.0.0.1:{project_port}\npublic-address: localhost\n"
     )
+    data = enroll(
+        ockam,
+        "--authority-tcp-listener-address", f"127.0.0.1:{authority_port}",
+        "--config", str(config),
+    )  # fmt: skip
     hosted = data["self_hosted"]
     assert hosted["authority"]["listener"] == f"127.0.0.1:{authority_port}"
     assert hosted["relays"][0]["listener"] == f"127.0.0.1:{project_port}"
@@ -233,9 +237,11 @@ def test_enroll_listens_where_the_flags_and_the_configuration_say(
         f"/dnsaddr/localhost/tcp/{authority_port}/service/api"
     )
     assert ockam.listener_port("default-project") == project_port
-    moved = error_line(ockam, "enroll", "--project-address", f"127.0.0.1:{free_port()}")
+    moved = error_line(
+        ockam, "enroll", "--project-tcp-listener-address", f"127.0.0.1:{free_port()}"
+    )
     assert "already listens on" in moved
-    assert "cannot change it" in error_line(ockam, "enroll", "--public-host", "example.com")
+    assert "cannot change it" in error_line(ockam, "enroll", "--public-address", "example.com")
     assert enroll(ockam, "--config", str(config))["started"] == []  # the same: nothing changes
 
     bad = tmp_path / "bad.yaml"

@@ -71,19 +71,22 @@ def test_the_authority_trusts_the_admin_and_the_project_node_and_hands_out_its_r
 
 
 def test_fix_port_keeps_a_given_port_and_picks_one_for_0() -> None:
-    assert fix_port("127.0.0.1:4000", "--authority-address") == "127.0.0.1:4000"
-    picked = fix_port("127.0.0.1:0", "--authority-address")
+    assert fix_port("127.0.0.1:4000", "--authority-tcp-listener-address") == "127.0.0.1:4000"
+    picked = fix_port("127.0.0.1:0", "--authority-tcp-listener-address")
     assert picked.startswith("127.0.0.1:")
     assert picked != "127.0.0.1:0"
-    with pytest.raises(ConfigError, match="--project-address"):
-        fix_port("nonsense:port", "--project-address")
+    with pytest.raises(ConfigError, match="--project-tcp-listener-address"):
+        fix_port("nonsense:port", "--project-tcp-listener-address")
 
 
 def test_the_configuration_file_names_its_keys(tmp_path: Path) -> None:
     good = tmp_path / "enroll.yaml"
-    good.write_text("identity: alice\nauthority-address: 127.0.0.1:4000\npublic-host: h\n")
+    good.write_text(
+        "identity: alice\nauthority: {tcp-listener-address: 127.0.0.1:4000}\npublic-address: h\n"
+    )
     config = read_enroll_config(str(good))
-    assert (config.identity, config.authority_address, config.public_host) == (
+    address = config.authority.tcp_listener_address
+    assert (config.identity, address, config.public_address) == (
         "alice",
         "127.0.0.1:4000",
         "h",
