@@ -134,6 +134,7 @@ def test_node_delete_all_leaves_nothing_and_enroll_brings_back_the_same_project(
     enroll(ockam)
     before = information(ockam)
     credential = member_credential(ockam)
+    ticket = ockam.out("project", "ticket")
     pids = [ockam.node_pid(name) for name in NODES]
     ports = [port_of(before["access_route"]), port_of(before["authority_access_route"])]
 
@@ -156,6 +157,9 @@ def test_node_delete_all_leaves_nothing_and_enroll_brings_back_the_same_project(
         "--to", f"{secure_api(before)}/service/forward_to_x/service/uppercase",
     )  # fmt: skip
     assert echoed == "HELLO"
+    # A ticket made before the restart, unused, still lets a newcomer join.
+    ockam.out("identity", "create", "newcomer")
+    assert member_credential(ockam, ticket, "--identity", "newcomer")
 
 
 def test_the_project_node_creates_relays_only_as_credentials_allow(ockam: Ockam) -> None:
