@@ -49,7 +49,7 @@ from ._identity_store import (
     get_identity,
     get_or_create_identity,
 )
-from ._lifecycle import node_status, start_node
+from ._lifecycle import delete_nodes, node_status, start_node
 from ._node_files import write_node_file
 from ._node_trust import TrustConfig, save_trust
 from ._project_node import (
@@ -259,15 +259,15 @@ def _check_unchanged(
 Role = tuple[SelfHostedNode, Callable[[Path], bool], Callable[[Path], None]]
 
 
-async def bring_up(state: StateStore, roles: list[Role]) -> list[str]:
+async def bring_up(state: StateStore, roles: list[Role], started: list[str]) -> None:
     """Start each of the project's nodes that is not running, after writing its folder's
-    files; returns the names of those it started. The authority comes first: the project
-    node fetches its credential there as it starts.
+    files, adding the names of those it started to `started`. The authority comes first:
+    the project node fetches its credential there as it starts.
 
     Raises:
         OckamError: A node of that name runs but is not the project's.
+        NodeStartError: A node did not start (its port is taken, say).
     """
-    started = []
     for member, is_ours, write in roles:
         record = state.find(member.node)
         if record is not None and (await node_status(state, record)).running:
@@ -281,7 +281,6 @@ async def bring_up(state: StateStore, roles: list[Role]) -> list[str]:
         write(state.node_dir(member.node))
         await start_node(state, member.node, listener=member.listener, identity=member.identity)
         started.append(member.node)
-    return started
 
 
 class EnrollOutput(msgspec.Struct, frozen=True):
@@ -367,7 +366,16 @@ def enroll(
     if projects.find(PROJECT) != model:
         projects.put(model, access_routes=[relay.route for relay in settings.relays])
     roles = _roles(settings, authority.public, project_identity.public)
-    started = run(lambda: bring_up(state, roles))
+    started: list[str] = []
+    try:
+        run(lambda: bring_up(state, roles, started))
+    except BaseException:
+        if created:
+            # A project that never came up is forgotten, nodes and all: the next `ockam
+            # enroll` chooses its ports again (one may have been taken since it was chosen).
+            run(lambda: delete_nodes(state, [state.get(name) for name in started]))
+            projects.delete(PROJECT)
+        raise
     output = EnrollOutput(admin, model, settings, created, started, dict(ADMIN_ATTRIBUTES))
     pretty = _report(output, admin_name, default=_is_default(projects))
     printer.emit(

@@ -285,6 +285,12 @@ class ProjectStore:
             ).fetchone()
         return None if row is None else msgspec.json.decode(row[0], type=SelfHostedProject)
 
+    def delete(self, name: str) -> None:
+        """Forget project `name` and how this home hosts it, if it does."""
+        with self._connect() as db:
+            db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            db.execute("DELETE FROM self_hosted_projects WHERE name = ?", (name,))
+
     def find(self, name: str) -> ProjectModel | None:
         """Project `name`, or None when this home does not know it."""
         try:

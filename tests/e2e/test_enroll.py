@@ -7,6 +7,7 @@ is the node side's."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,15 @@ def test_enroll_listens_where_the_flags_and_the_configuration_say(
     bad = tmp_path / "bad.yaml"
     bad.write_text("relay-address: 1\n")
     assert "not an enroll configuration" in error_line(ockam, "enroll", "--config", str(bad))
+
+
+def test_a_project_that_cannot_start_leaves_nothing_behind(ockam: Ockam) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        failed = error_line(ockam, "enroll", "--project-tcp-listener-address", f"127.0.0.1:{port}")
+        assert "default-project" in failed
+    assert ockam.json("node", "list") == []
+    assert ockam.json("project", "list") == []
+    assert enroll(ockam)["created"] is True  # on ports of its own choosing
