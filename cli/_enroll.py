@@ -279,6 +279,7 @@ async def bring_up(state: StateStore, roles: list[Role], started: list[str]) -> 
                 )
             continue
         write(state.node_dir(member.node))
+        state.set_serving(member.node)
         await start_node(state, member.node, listener=member.listener, identity=member.identity)
         started.append(member.node)
 

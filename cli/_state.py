@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS default_node (
     name TEXT NOT NULL
 )
 """,
+    # Nodes that serve others (a self-hosted project's authority and project node): never
+    # the default node unless `node default NAME` says so.
+    "CREATE TABLE IF NOT EXISTS serving_nodes (name TEXT PRIMARY KEY)",
+    """
+CREATE TRIGGER IF NOT EXISTS serving_nodes_follow_record AFTER DELETE ON nodes BEGIN
+    DELETE FROM serving_nodes WHERE name = OLD.name;
+END
+""",
 )
 
 
@@ -159,16 +167,27 @@ class StateStore:
             db.execute("DELETE FROM default_node WHERE name = ?", (name,))
 
     def default_name(self) -> str | None:
-        """The default node: the one `set_default` chose while it exists, else the oldest
-        (Ockam: the first node created is the default, and another takes over when the
-        default is deleted); None when there are no nodes."""
+        """The default node: the one `set_default` chose while it exists, else the oldest but
+        for serving nodes (`set_serving`) (Ockam: the first node created is the default, and
+        another takes over when the default is deleted); None when there is no such node."""
         with self._connect() as db:
             row = db.execute(
                 "SELECT nodes.name FROM default_node JOIN nodes USING (name)"
             ).fetchone()
             if row is None:
-                row = db.execute("SELECT name FROM nodes ORDER BY created LIMIT 1").fetchone()
+                row = db.execute(
+                    "SELECT name FROM nodes WHERE name NOT IN (SELECT name FROM serving_nodes) "
+                    "ORDER BY created LIMIT 1"
+                ).fetchone()
         return None if row is None else str(row[0])
+
+    def set_serving(self, name: str) -> None:
+        """Keep node `name` from becoming the default node by being the oldest: it serves
+        other nodes (a project's authority or relay node) rather than the user's commands.
+        Forgotten with the node's record."""
+        check_node_name(name)
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO serving_nodes (name) VALUES (?)", (name,))
 
     def set_default(self, name: str) -> None:
         """Make node `name` the default node; `NodeNotFound` when there is no such node."""

@@ -129,6 +129,19 @@ def test_a_second_enroll_reports_the_enrollment_and_changes_nothing(ockam: Ockam
     assert information(ockam) == before
 
 
+def test_the_project_nodes_are_never_the_default_node(ockam: Ockam) -> None:
+    enroll(ockam)
+    assert ockam.run("node", "default", check=False).returncode == 1
+    # A command without --at makes a default node of its own, as with no node at all.
+    outlet = ockam.run("tcp-outlet", "create", "--to", str(free_port()))
+    assert outlet.stdout.strip() == "/service/outlet"
+    default = ockam.out("node", "default")
+    assert default not in NODES
+    assert default in outlet.stderr
+    for node in NODES:
+        assert ockam.json("tcp-outlet", "list", "--at", node) == []
+
+
 def test_node_delete_all_leaves_nothing_and_enroll_brings_back_the_same_project(
     ockam: Ockam,
 ) -> None:
