@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -49,10 +49,12 @@ from ._identity_store import (
     get_or_create_identity,
     show_identity,
 )
+from ._lifecycle import node_status
 from ._project_store import (
     ProjectError,
     ProjectModel,
     ProjectStore,
+    SelfHostedProject,
     compact,
     project_from_ticket,
     read_project_file,
@@ -208,18 +210,45 @@ def project_list(*, common: Common = DEFAULT) -> None:
     )
 
 
+def hosted_lines(settings: SelfHostedProject, statuses: Mapping[str, str]) -> str:
+    """What `project show` says of a project this home hosts: each of its nodes, what it
+    is, where it listens and its status (`statuses`, by node name; "not created" when absent)."""
+    nodes = [("authority", settings.authority)] + [("relays", r) for r in settings.relays]
+    lines = [
+        f"    {node.node} ({role}): {statuses.get(node.node, 'not created')}, "
+        f"listening on {node.listener}"
+        for role, node in nodes
+    ]
+    return "\n  Self-hosted on this machine (`ockam enroll` starts it):\n" + "\n".join(lines)
+
+
+async def _statuses(settings: SelfHostedProject) -> dict[str, str]:
+    state = store()
+    statuses = {}
+    for node in [settings.authority, *settings.relays]:
+        record = state.find(node.node)
+        if record is not None:
+            statuses[node.node] = (await node_status(state, record)).status
+    return statuses
+
+
 @project_app.command(name="show")
 def project_show(name: ProjectArgument = None, /, *, common: Common = DEFAULT) -> None:
-    """Show a project."""
+    """Show a project (and, for one this home hosts, its nodes and their status)."""
     projects = _projects()
     project = projects.get(name)
     routes = ", ".join(projects.access_routes(project.name)) or "-"
+    settings = projects.self_hosted(project.name)
+    printer = common.printer()
+    hosted = ""
+    if settings is not None and printer.tty and printer.output != "json":
+        hosted = hosted_lines(settings, run(lambda: _statuses(settings)))
     _print_project(
         common,
         project,
         f"Project {project.name}\n  Id: {project.id}\n  Identity: {project.identity or '-'}\n"
         f"  Access routes: {routes}\n"
-        f"  Authority route: {project.authority_access_route or '-'}",
+        f"  Authority route: {project.authority_access_route or '-'}{hosted}",
     )
 
 
