@@ -7,7 +7,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from actors import RelayInfo, check_relay_name, start_relay
+from actors import MultiAddr, RelayInfo, check_relay_name, start_relay
 
 from ._app import DEFAULT, Common, command_group, resolved
 from ._control import Request
@@ -69,7 +69,13 @@ async def _create_relay(c: NodeController, r: CreateRelay) -> RelayInfo:
     old = c.relays.get(r.name)
     if old is not None:
         c.node.stop_actor(old.ctx.address)
-    client = await start_relay(c.node, at=await c.route(r.at), name=r.name)
+    # Through a secure channel (`--at /project/NAME`, `/node/n2/secure/api`), the relay is
+    # registered again through a new channel once the old one ended.
+    refresh = c.secure.refresh if c.secure is not None else None
+    # Shown as typed when the route has channels in it: their addresses change.
+    label = None if MultiAddr.parse(r.at).resolved else r.at
+    at = await c.route(r.at)
+    client = await start_relay(c.node, at=at, name=r.name, refresh=refresh, label=label)
     c.relays[r.name] = client
     remember(c, "relay", r.name, r)
     return client.info()

@@ -74,6 +74,8 @@ from ._channel_state import ChannelState as ChannelState
 from ._channel_state import Input as Input
 from ._channel_worker import SecureChannelWorker as SecureChannelWorker
 from ._channels import DEFAULT_LISTENER as DEFAULT_LISTENER
+from ._channels import ProjectAccess as ProjectAccess
+from ._channels import ProjectLookup as ProjectLookup
 from ._channels import SecureChannels as SecureChannels
 from ._channels import create_secure_channel as create_secure_channel
 from ._channels import resolve_secure_route as resolve_secure_route
