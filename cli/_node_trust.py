@@ -66,6 +66,10 @@ TRUST_FILE = "trust.json"
 REFRESHER = "credential_refresher"
 """The local address of a node's `CredentialRefresher`."""
 
+MEMBERSHIP_WAIT = 5.0
+"""Seconds a node in a project waits for its first try to fetch its credential (when it
+starts, and when `node create --project` asks it whether it is a member)."""
+
 
 @Parameter(name="*")
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ def _project_options(
         )
         if not value
     ]
-    routes = project_access_routes(state, project)
+    routes = [str(resolve_route(r, state)) for r in project_access_routes(state, project)]
     if not routes:
         missing.insert(0, "access_route")
     if missing or identifier is None:
@@ -344,7 +348,13 @@ async def start_trust(controller: NodeController) -> None:
     if own is not None:
         await trusted.present_credential(own)
     if trust.authority_route is not None:
-        await controller.node.start_actor(CredentialRefresher(trusted), REFRESHER)
+        refresher = CredentialRefresher(trusted)
+        await controller.node.start_actor(refresher, REFRESHER)
+        if own is None and config.project is not None:
+            # The relays and inlets restored next open channels to the project node, which
+            # admits members only: give the first fetch a moment to end first.
+            await _first_fetch(refresher)
+            own = trust.credential
     log.info(
         "node %s trusts authority %s (scope %s)%s%s; %s",
         controller.node.name,
@@ -356,10 +366,6 @@ async def start_trust(controller: NodeController) -> None:
         if own is None
         else f"its credential expires at {own.unverified_data().expires}",
     )
-
-
-MEMBERSHIP_WAIT = 5.0
-"""Seconds `node create --project` waits for the node's first try to fetch its credential."""
 
 
 class GetMembership(Request, frozen=True, tag="node-membership"):
@@ -381,10 +387,8 @@ async def membership(controller: NodeController) -> Membership:
     refresher = controller.node.actor_at(local(REFRESHER))
     if not isinstance(refresher, CredentialRefresher):
         refresher = None
-    first_fetch = refresher is not None and not refresher.fetched and not refresher.last_error
-    if trust.credential is None and refresher is not None and first_fetch:
-        with trio.move_on_after(MEMBERSHIP_WAIT):
-            await refresher.changed.wait()
+    if trust.credential is None and refresher is not None:
+        await _first_fetch(refresher)
     if trust.credential is not None:
         return Membership()
     if refresher is None:
@@ -392,6 +396,13 @@ async def membership(controller: NodeController) -> Membership:
     if refresher.last_error is None:
         return Membership(f"its authority did not answer within {MEMBERSHIP_WAIT:g} s")
     return Membership(refresher.last_error)
+
+
+async def _first_fetch(refresher: CredentialRefresher) -> None:
+    """Return once `refresher`'s first fetch has ended (at most `MEMBERSHIP_WAIT` seconds)."""
+    if not refresher.fetched and refresher.last_error is None:
+        with trio.move_on_after(MEMBERSHIP_WAIT):
+            await refresher.changed.wait()
 
 
 async def membership_warning(state: StateStore, node: str) -> str | None:

@@ -293,9 +293,8 @@ class SecureChannels:
         deadline = trio.current_time() + timeout
         with trio.move_on_at(deadline) as connecting:
             try:
-                await node.router.resolve(
-                    onward.next
-                )  # fail now, and clearly, on an unreachable peer
+                # Fail now, and clearly, on an unreachable peer.
+                carrier = await node.router.resolve(onward.next)
             except TransportError as exc:
                 raise SecureChannelError(
                     f"cannot open a secure channel to {onward}: {exc}"
@@ -305,13 +304,16 @@ class SecureChannels:
                 f"cannot open a secure channel to {onward}: no connection to {onward.next} "
                 f"within {timeout:g} s"
             )
+        # The handshake fails at once when the connection that carries it ends (a closing
+        # connection to a peer that just restarted), rather than at the deadline.
+        gone = node.monitor(carrier) if node.actor_at(carrier) is not None else None
         machine = ChannelMachine("initiator", self.settings, route=onward, authorized=allowed)
         worker = SecureChannelWorker(machine, machine.start(trio.current_time()))
         await node.start_actor(
             worker, random_address(), aliases=[random_address()], policy=TEMPORARY
         )
         with trio.move_on_at(deadline):
-            await worker.wait_settled()
+            await _settled_or_gone(worker, gone)
         if worker.established.is_set() and not worker.stopped.is_set():
             return worker.info()
         node.stop_actor(worker.ctx.address)
@@ -319,6 +321,11 @@ class SecureChannels:
             raise worker.failure
         if worker.established.is_set():
             raise SecureChannelError(f"the secure channel to {onward} closed as soon as it opened")
+        if gone is not None and gone.is_set():
+            raise SecureChannelError(
+                f"cannot open a secure channel to {onward}: the connection to {onward.next} "
+                "went down during the handshake"
+            )
         raise SecureChannelError(
             f"no secure channel listener answered at {onward} within {timeout:g} s "
             "(is the route right, and does it end at a listener such as /service/api?)"
@@ -458,6 +465,20 @@ class SecureChannels:
         if isinstance(worker, SecureChannelWorker) and worker.plaintext_address.value == value:
             return worker
         return None
+
+
+async def _settled_or_gone(worker: SecureChannelWorker, gone: trio.Event | None) -> None:
+    """Return once `worker`'s handshake settled, or `gone` (its carrier stopped) is set."""
+    async with trio.open_nursery() as nursery:
+
+        async def settled() -> None:
+            await worker.wait_settled()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(settled)
+        if gone is not None:
+            await gone.wait()
+            nursery.cancel_scope.cancel()
 
 
 class ProjectAccess(msgspec.Struct, frozen=True):

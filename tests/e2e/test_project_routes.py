@@ -103,6 +103,11 @@ def test_errors_of_routes_to_projects(ockam: Ockam) -> None:
     assert "cannot read the project file" in refused(
         ockam, "node", "create", "n5", "--project", "missing.json"
     )
+    # An inlet opens its project channel when it is created: no project node, no inlet.
+    ockam.run("node", "stop", "p")
+    assert "cannot reach project default: " in refused(
+        ockam, "tcp-inlet", "create", "--at", "n1", "--to", f"{THROUGH_RELAY}/service/outlet"
+    )
 
 
 def test_a_node_that_is_not_a_member_starts_and_says_why(ockam: Ockam) -> None:
