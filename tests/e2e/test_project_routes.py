@@ -130,18 +130,23 @@ async def test_relay_and_portal_come_back_after_the_project_node_restarts(
     async with data_server() as server:
         project = await trio.to_thread.run_sync(lambda: project_with_n1_n3(ockam))
 
-        def portal() -> int:
-            ockam.run("tcp-outlet", "create", "--at", "n3", "--to", f"127.0.0.1:{server.port}")
+        def inlet(route: str) -> int:
             bound = ockam.out(
                 "tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
-                "--to", f"{THROUGH_RELAY}/service/outlet",
+                "--to", f"{THROUGH_RELAY}{route}",
             )  # fmt: skip
             return int(bound.rpartition(":")[2])
 
-        inlet_port = await trio.to_thread.run_sync(portal)
+        await trio.to_thread.run_sync(
+            lambda: ockam.run("tcp-outlet", "create", "--at", "n3", "--to", str(server.port))
+        )
+        inlet_port = await trio.to_thread.run_sync(inlet, "/service/outlet")
+        # End to end: n1's channel to n3 rides its channel to the project node.
+        e2e_port = await trio.to_thread.run_sync(inlet, "/secure/api/service/outlet")
 
         with trio.fail_after(10):
             assert await echo_once(inlet_port) == b"ping"
+            assert await echo_once(e2e_port) == b"ping"
         pid = await trio.to_thread.run_sync(lambda: ockam.node_pid(project.node))
         os.kill(pid, signal.SIGKILL)
         with trio.fail_after(10):
@@ -153,6 +158,10 @@ async def test_relay_and_portal_come_back_after_the_project_node_restarts(
         # (Each try gets 0.5 s, so that the 5 s measure the relay, not the test.)
         with trio.fail_after(5):
             while await echo_once(inlet_port, patience=0.5) != b"ping":
+                await trio.sleep(0.1)
+        # Its end-to-end channel opens again through the new channel to the project node.
+        with trio.fail_after(5):
+            while await echo_once(e2e_port, patience=0.5) != b"ping":
                 await trio.sleep(0.1)
         relays = await trio.to_thread.run_sync(lambda: ockam.json("relay", "list", "--at", "n3"))
         assert isinstance(relays, list)
