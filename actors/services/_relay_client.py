@@ -37,9 +37,10 @@ class RelayInfo(msgspec.Struct, frozen=True):
     status: Literal["up", "down"]
 
 
-Refresh = Callable[[Route], Awaitable[Route]]
-"""Given the route to the relay node, the route to use now: a secure channel's registry puts
-a new channel in place of one that ended (`secure.SecureChannels.refresh`)."""
+RouteRefresh = Callable[[Route], Awaitable[Route]]
+"""Given the route to the relay node, the route to use now: with a new secure channel in
+place of one that ended (`secure.SecureChannels.refresh`, or the CLI node resolving the
+relay's `/project/NAME` route again)."""
 
 
 class _CarrierDown:
@@ -67,7 +68,11 @@ class RelayClient(Actor):
     mailbox_size = 256
 
     def __init__(
-        self, relay_node: Route, registration: RelayRegistration, *, refresh: Refresh | None = None
+        self,
+        relay_node: Route,
+        registration: RelayRegistration,
+        *,
+        refresh: RouteRefresh | None = None,
     ) -> None:
         self.registration = registration
         self.name = registration.name
@@ -191,7 +196,7 @@ async def start_relay(
     at: Route,
     name: str = "default",
     heartbeat: float = 5.0,
-    refresh: Refresh | None = None,
+    refresh: RouteRefresh | None = None,
     label: str | None = None,
 ) -> RelayClient:
     """Register the relay `forward_to_<name>` on the relay service at the node `at` leads to.
