@@ -59,6 +59,7 @@ from .services import RelayInfo as RelayInfo
 from .services import RelayRegistration as RelayRegistration
 from .services import RelayService as RelayService
 from .services import RelayWorker as RelayWorker
+from .services import RouteRefresh as RouteRefresh
 from .services import Uppercase as Uppercase
 from .services import check_relay_name as check_relay_name
 from .services import make_service as make_service

@@ -103,8 +103,8 @@ class Route:
     def parse(cls, text: str) -> Route:
         """Parse a route's text form; every segment must resolve to an address.
 
-        `/node/NAME`, `/secure/NAME` and `-` need the CLI to resolve them: use
-        `MultiAddr.parse` for text that may contain them.
+        `/node/NAME`, `/secure/NAME`, `/project/NAME` and `-` must be resolved first (by the
+        CLI, or by the node): use `MultiAddr.parse` for text that may contain them.
         """
         return MultiAddr.parse(text).to_route()
 
@@ -231,11 +231,18 @@ def _address_text(address: Address) -> str:
     return f"/type/{address.type}/{address.value}"
 
 
+_UNRESOLVED = frozenset({"node", "secure", "project", "stdin"})
+"""Segment kinds that are not addresses until something resolves them."""
+
+
 class Segment(msgspec.Struct, frozen=True):
     """One segment of a route's text form.
 
-    `kind` is one of `service`, `worker`, `node`, `secure`, `ip4`, `ip6`, `dnsaddr`, `type`,
-    `stdin`. For transport segments `value` is `host:port`; `ws` marks a WebSocket address.
+    `kind` is one of `service`, `worker`, `node`, `secure`, `project`, `ip4`, `ip6`, `dnsaddr`,
+    `type`, `stdin`. For transport segments `value` is `host:port`; `ws` marks a WebSocket
+    address. `node`, `secure`, `project` and `stdin` are not addresses: the CLI resolves
+    `/node/NAME` and `-`, the node `/secure/LISTENER` and `/project/NAME` (a secure channel to
+    the project node).
     """
 
     kind: str
@@ -256,7 +263,7 @@ class Segment(msgspec.Struct, frozen=True):
     @property
     def resolved(self) -> bool:
         """True when the segment is an address without help from the CLI."""
-        return self.kind not in ("node", "secure", "stdin")
+        return self.kind not in _UNRESOLVED
 
     def to_address(self) -> Address:
         """The address of a resolved segment."""
@@ -269,7 +276,7 @@ class Segment(msgspec.Struct, frozen=True):
         raise RouteError(f"'{self}' must be resolved before it can be used as an address")
 
 
-_NAMED = ("service", "worker", "node", "secure")
+_NAMED = ("service", "worker", "node", "secure", "project")
 
 
 class MultiAddr:
@@ -342,7 +349,7 @@ class MultiAddr:
                 break  # a trailing slash
             raise RouteError(
                 f"bad route {text!r}: unknown segment {kind!r} "
-                "(expected /service, /worker, /node, /secure, /ip4, /dnsaddr or -)"
+                "(expected /service, /worker, /node, /secure, /project, /ip4, /dnsaddr or -)"
             )
         if not segments:
             raise RouteError(f"bad route {text!r}: no segments")

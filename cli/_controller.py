@@ -15,7 +15,7 @@ import trio
 
 from actors import OckamError, RelayClient, Route
 from portals import Portals
-from secure import SecureChannels, resolve_secure_route
+from secure import ProjectAccess, SecureChannels, resolve_secure_route
 from transports import NetworkNode
 
 from ._control import ControlError
@@ -34,6 +34,10 @@ SHUTDOWN_HOOK_TIMEOUT = 2.0
 
 class NotFound(OckamError):
     """The request names something the node does not have."""
+
+
+class NotInProject(OckamError):
+    """A route names a project the node is not in."""
 
 
 class NodeController:
@@ -60,6 +64,8 @@ class NodeController:
         """The node's secure channels, once the secure channel feature has set them up."""
         self.identifier = ""
         self.identity_name = ""
+        self.projects: dict[str, ProjectAccess] = {}
+        """The projects the node is in, by name (`node create --project`), for `/project/NAME`."""
         self.http_server = ""
         """`host:port` of the node's HTTP status server; empty when it has none."""
         self.home = Path(".")
@@ -76,13 +82,32 @@ class NodeController:
             await run_hooks_bounded(self, self.shutdown_hooks)
         self.node.shutdown()
 
-    async def route(self, text: str) -> Route:
+    async def route(self, text: str, *, channels: SecureChannels | None = None) -> Route:
         """The route in `text`, which the CLI already resolved but for local segments.
 
         Each `/secure/LISTENER` opens a secure channel from this node to that listener, or
-        reuses a live one (see `secure.resolve_secure_route`).
+        reuses a live one, and `/project/NAME` one to the project node (see
+        `secure.resolve_secure_route`), with `channels` (default: the node's own).
+
+        Raises:
+            NotInProject: `text` names a project the node is not in.
         """
-        return await resolve_secure_route(text, self.secure)
+        return await resolve_secure_route(
+            text, self.secure if channels is None else channels, projects=self.project
+        )
+
+    def project(self, name: str) -> ProjectAccess:
+        """Project `name`, which this node is in.
+
+        Raises:
+            NotInProject: It is not.
+        """
+        project = self.projects.get(name)
+        if project is None:
+            raise NotInProject(
+                f"node {self.node.name} is not in project {name}: create it with --project"
+            )
+        return project
 
     def channels(self) -> SecureChannels:
         """The node's secure channels.

@@ -22,6 +22,7 @@ from ._config import NodeConfig, is_config_path
 from ._control import Empty, Request
 from ._controller import NodeController
 from ._feature import Feature, NodeApi
+from ._identity_store import default_identity
 from ._lifecycle import GetStatus as GetStatus
 from ._lifecycle import NodeStatus as NodeStatus
 from ._lifecycle import Shutdown as Shutdown
@@ -36,7 +37,15 @@ from ._lifecycle import (
     stop_node,
 )
 from ._node_config import apply_configuration, read_configuration
-from ._node_trust import NO_TRUST, TrustOptions, prepare_trust
+from ._node_trust import (
+    NO_TRUST,
+    GetMembership,
+    Membership,
+    TrustOptions,
+    membership,
+    membership_warning,
+    prepare_trust,
+)
 from ._node_view import http_address, node_list_item, node_resources, stopped_node
 from ._ockam_views import NodeResources
 from ._output import Printer
@@ -73,6 +82,11 @@ async def _status(c: NodeController, _: GetStatus) -> NodeStatus:
 async def _resources(c: NodeController, _: GetNodeResources) -> NodeResources:
     # Which node is the default is the CLI's to say (it reads the state database).
     return node_resources(c, is_default=False, http_server=http_address(c.http_server))
+
+
+@FEATURE.handles(GetMembership)
+async def _membership(c: NodeController, _: GetMembership) -> Membership:
+    return await membership(c)
 
 
 @FEATURE.handles(Shutdown)
@@ -140,7 +154,8 @@ def create(
     child_process
         Internal: this process is a background node that `node create` started.
     identity
-        The name of the identity the node uses (created when missing).
+        The name of the identity the node uses (created when missing). Default: the node's
+        name; with --project, the default identity.
     configuration
         The node and its resources as inline YAML or JSON, like
         "{name: n1, tcp-outlets: {db: {to: 5432}}}" (see docs/node-configuration.md).
@@ -176,6 +191,10 @@ def create(
             )
         listener = listener or existing.listener
         identity = identity or existing.identity or None
+    if trust.project is not None and not identity:
+        # A project's members are identities: as in Ockam, a project's node is the default
+        # identity (the one `ockam enroll` made a member) unless --identity says otherwise.
+        identity = default_identity(state.home)
     prepare_trust(state, node, identity, trust, keep=child_process or existing is not None)
     if foreground:
         if _has_resources(config):
@@ -188,7 +207,10 @@ def create(
         _run_foreground(state, node, address, identity, status_port, printer, common, api, created)
         return
 
+    warning: str | None = None
+
     async def start() -> NodeStatus:
+        nonlocal warning
         status = await start_node(
             state,
             node,
@@ -196,6 +218,8 @@ def create(
             identity=identity,
             http_server_port=status_port,
         )
+        if trust.project is not None:
+            warning = await membership_warning(state, node)
         if config is not None and existing is None:
             try:
                 await apply_configuration(state, node, config, api=api)
@@ -213,6 +237,9 @@ def create(
         return await start()
 
     _print_status(state, printer, run(main))
+    if warning is not None and not printer.quiet:
+        # The node runs and can be enrolled later: a warning, not an error.
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _print_status(state: StateStore, printer: Printer, status: NodeStatus) -> None:

@@ -9,7 +9,7 @@ from cyclopts import Parameter
 
 from actors import local_name
 from portals import InletInfo, OutletInfo
-from secure import parse_policy_expression, resolve_secure_route
+from secure import parse_policy_expression
 
 from ._app import (
     DEFAULT,
@@ -105,7 +105,9 @@ async def _create_inlet(c: NodeController, r: CreateInlet) -> InletInfo:
     channels = await channels_as(c, r.identity)
     # With secure channels, an inlet whose channel ended opens a new one for its next client.
     refresh = channels.refresh if channels is not None else None
-    route = await resolve_secure_route(r.route, channels)
+    # The route's channels open now (`/project/NAME` included): a node that is refused
+    # (not a member) learns why here, not at its first client.
+    route = await c.route(r.route, channels=channels)
     info = await c.portals.create_inlet(
         bind=r.bind, route=route, alias=r.alias, refresh=refresh, policy=r.allow
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from actors import RelayInfo, check_relay_name, start_relay
+from actors import MultiAddr, RelayInfo, Route, RouteRefresh, check_relay_name, start_relay
 
 from ._app import DEFAULT, Common, command_group, resolved
 from ._control import Request
@@ -64,12 +64,29 @@ class CreateRelay(Request, frozen=True, tag="relay-create"):
     at: str
 
 
+def _resolving(c: NodeController, text: str) -> RouteRefresh:
+    """A relay's `refresh` for a route with channels in it: the route resolved again before
+    each registration, which reuses the live channels and opens new ones in place of those
+    that ended (along the next of a project's access routes when the first is down)."""
+
+    async def refresh(_: Route) -> Route:
+        return await c.route(text)
+
+    return refresh
+
+
 @FEATURE.handles(CreateRelay)
 async def _create_relay(c: NodeController, r: CreateRelay) -> RelayInfo:
     old = c.relays.get(r.name)
     if old is not None:
         c.node.stop_actor(old.ctx.address)
-    client = await start_relay(c.node, at=await c.route(r.at), name=r.name)
+    at = await c.route(r.at)
+    # Through secure channels (`--at /project/NAME`, `/node/n2/secure/api`), shown as typed:
+    # the channels' addresses change.
+    through_channels = not MultiAddr.parse(r.at).resolved
+    refresh = _resolving(c, r.at) if through_channels else None
+    label = r.at if through_channels else None
+    client = await start_relay(c.node, at=at, name=r.name, refresh=refresh, label=label)
     c.relays[r.name] = client
     remember(c, "relay", r.name, r)
     return client.info()

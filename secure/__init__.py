@@ -77,7 +77,6 @@ from ._channel_worker import SecureChannelWorker as SecureChannelWorker
 from ._channels import DEFAULT_LISTENER as DEFAULT_LISTENER
 from ._channels import SecureChannels as SecureChannels
 from ._channels import create_secure_channel as create_secure_channel
-from ._channels import resolve_secure_route as resolve_secure_route
 from ._cipher_state import CIPHERS as CIPHERS
 from ._cipher_state import MAX_NONCE as MAX_NONCE
 from ._cipher_state import CipherState as CipherState
@@ -170,6 +169,9 @@ from ._policy_expr import compare_values as compare_values
 from ._policy_expr import equal_values as equal_values
 from ._policy_expr import is_operation as is_operation
 from ._policy_expr import parse_expression as parse_expression
+from ._resolve import ProjectAccess as ProjectAccess
+from ._resolve import ProjectLookup as ProjectLookup
+from ._resolve import resolve_secure_route as resolve_secure_route
 from ._symmetric_state import SymmetricState as SymmetricState
 from ._ticket import SECRET_LEN as SECRET_LEN
 from ._ticket import TICKET_VERSION as TICKET_VERSION

@@ -20,7 +20,6 @@ from actors import (
     LOCAL,
     TEMPORARY,
     Address,
-    MultiAddr,
     Route,
     RouteError,
     TransportError,
@@ -233,7 +232,8 @@ class SecureChannels:
         When the first address of `route` is a channel this registry opened and that channel
         has ended (its connection went down, its peer closed it, it was deleted), a channel is
         opened again the same way (route, authorized identifiers, timeout), or a live one
-        opened that way is reused, and its address replaces the first address. The old
+        opened that way is reused, and its address replaces the first address (a channel
+        opened through another channel of this registry refreshes that one first). The old
         address is remembered to map to the new one, so later calls with the old route are
         cheap while the new channel lives. A route that starts with a live channel, or with
         anything but a channel this registry opened, is returned as it is.
@@ -258,10 +258,13 @@ class SecureChannels:
         # No lock: an attempt that cannot succeed (the relay is back but the far node has not
         # registered with it yet) must not hold up a later one that can. The first channel
         # to open wins; one that opens after it is closed at once.
-        reusable = self._reusable(recipe.route, recipe.authorized)
+        # A channel opened through another channel (`/project/p/service/relay/secure/api`)
+        # ended because that one did: open the inner one again first.
+        onward = await self.refresh(recipe.route)
+        reusable = self._reusable(onward, recipe.authorized)
         if reusable is not None:
             return self._replace(route, seen, reusable.plaintext_address.value)
-        info = await self.create(recipe.route, authorized=recipe.authorized, timeout=recipe.timeout)
+        info = await self.create(onward, authorized=recipe.authorized, timeout=recipe.timeout)
         fresh = local_name(info.address)
         winner = self._live_successor(seen)
         if winner is not None and winner != fresh:
@@ -289,9 +292,8 @@ class SecureChannels:
         deadline = trio.current_time() + timeout
         with trio.move_on_at(deadline) as connecting:
             try:
-                await node.router.resolve(
-                    onward.next
-                )  # fail now, and clearly, on an unreachable peer
+                # Fail now, and clearly, on an unreachable peer.
+                carrier = await node.router.resolve(onward.next)
             except TransportError as exc:
                 raise SecureChannelError(
                     f"cannot open a secure channel to {onward}: {exc}"
@@ -301,13 +303,16 @@ class SecureChannels:
                 f"cannot open a secure channel to {onward}: no connection to {onward.next} "
                 f"within {timeout:g} s"
             )
+        # The handshake fails at once when the connection that carries it ends (a closing
+        # connection to a peer that just restarted), rather than at the deadline.
+        gone = node.monitor(carrier) if node.actor_at(carrier) is not None else None
         machine = ChannelMachine("initiator", self.settings, route=onward, authorized=allowed)
         worker = SecureChannelWorker(machine, machine.start(trio.current_time()))
         await node.start_actor(
             worker, random_address(), aliases=[random_address()], policy=TEMPORARY
         )
         with trio.move_on_at(deadline):
-            await worker.wait_settled()
+            await _settled_or_gone(worker, gone)
         if worker.established.is_set() and not worker.stopped.is_set():
             return worker.info()
         node.stop_actor(worker.ctx.address)
@@ -315,6 +320,11 @@ class SecureChannels:
             raise worker.failure
         if worker.established.is_set():
             raise SecureChannelError(f"the secure channel to {onward} closed as soon as it opened")
+        if gone is not None and gone.is_set():
+            raise SecureChannelError(
+                f"cannot open a secure channel to {onward}: the connection to {onward.next} "
+                "went down during the handshake"
+            )
         raise SecureChannelError(
             f"no secure channel listener answered at {onward} within {timeout:g} s "
             "(is the route right, and does it end at a listener such as /service/api?)"
@@ -458,40 +468,15 @@ class SecureChannels:
         return None
 
 
-async def resolve_secure_route(
-    route: MultiAddr | str, channels: SecureChannels | None, *, timeout: float = 10
-) -> Route:
-    """The route in `route`, each ``/secure/LISTENER`` segment replaced by a secure channel.
+async def _settled_or_gone(worker: SecureChannelWorker, gone: trio.Event | None) -> None:
+    """Return once `worker`'s handshake settled, or `gone` (its carrier stopped) is set."""
+    async with trio.open_nursery() as nursery:
 
-    Each ``/secure/LISTENER`` opens a channel from the node of `channels` to the listener
-    ``LISTENER`` at the end of the route before it, or reuses a live one opened the same way,
-    and the channel's address replaces that part of the route:
-    ``/ip4/…/tcp/4000/secure/api/service/echo`` becomes ``/service/<channel>/service/echo``.
-    Every other segment must already be an address (``/node/NAME`` and ``-`` are the CLI's to
-    resolve).
+        async def settled() -> None:
+            await worker.wait_settled()
+            nursery.cancel_scope.cancel()
 
-    Args:
-        route: The route, as text or parsed.
-        channels: The registry that opens the channels; None where there is none, which is
-            fine for a route without ``/secure/``.
-        timeout: Seconds each channel may take to open.
-
-    Raises:
-        RouteError: The route is malformed or has a segment that is not an address.
-        SecureChannelError: A channel could not be opened, or `channels` is None.
-    """
-    parsed = MultiAddr.parse(route) if isinstance(route, str) else route
-    addresses: list[Address] = []
-    for segment in parsed.segments:
-        if segment.kind != "secure":
-            addresses.append(segment.to_address())
-            continue
-        if channels is None:
-            raise SecureChannelError(
-                f"cannot open the secure channel {segment} in {parsed}: "
-                "there is no identity here to open it with"
-            )
-        listener = Route((*addresses, local(segment.value)))
-        info = await channels.create(listener, timeout=timeout, reuse=True)
-        addresses = list(Route.parse(info.address))
-    return Route(addresses)
+        nursery.start_soon(settled)
+        if gone is not None:
+            await gone.wait()
+            nursery.cancel_scope.cancel()

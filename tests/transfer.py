@@ -93,3 +93,18 @@ async def download(port: int, size: int) -> tuple[str, int]:
             digest.update(chunk)
             received += len(chunk)
     return digest.hexdigest(), received
+
+
+async def echo_once(port: int, *, patience: float = 2) -> bytes:
+    """The echo of `b"ping"` by the data server behind `port` (an inlet), for one new client;
+    b"" when the inlet closes or resets the connection (its route does not work), or when no
+    answer comes within `patience` seconds."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        try:
+            await stream.send_all(b"Eping")
+            with trio.move_on_after(patience):
+                return await stream.receive_some(100)
+        except trio.BrokenResourceError:
+            pass
+    return b""

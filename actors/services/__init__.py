@@ -11,6 +11,7 @@ from ._relay import RelayService as RelayService
 from ._relay import RelayWorker as RelayWorker
 from ._relay_client import RelayClient as RelayClient
 from ._relay_client import RelayInfo as RelayInfo
+from ._relay_client import RouteRefresh as RouteRefresh
 from ._relay_client import start_relay as start_relay
 from ._relay_protocol import RELAY_PREFIX as RELAY_PREFIX
 from ._relay_protocol import RELAY_SERVICE as RELAY_SERVICE

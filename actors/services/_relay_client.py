@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -15,7 +16,7 @@ import trio
 
 from .._actor import Actor
 from .._address import Route, local
-from .._errors import TransportError
+from .._errors import OckamError, TransportError
 from .._supervisor import TEMPORARY
 from ._relay_protocol import RELAY_PREFIX, RELAY_SERVICE
 from ._relay_registration import RelayDown, RelayRegistration, RelayUp, SendRegister
@@ -36,6 +37,12 @@ class RelayInfo(msgspec.Struct, frozen=True):
     status: Literal["up", "down"]
 
 
+RouteRefresh = Callable[[Route], Awaitable[Route]]
+"""Given the route to the relay node, the route to use now: with a new secure channel in
+place of one that ended (`secure.SecureChannels.refresh`, or the CLI node resolving the
+relay's `/project/NAME` route again)."""
+
+
 class _CarrierDown:
     """The event a carrier watcher posts: the connection that carries the relay closed."""
 
@@ -50,16 +57,27 @@ class RelayClient(Actor):
     answers mean: this actor sends what it says, feeds it the answers, the carrier's end and
     its deadlines, and watches the connection to the relay node while the relay is up.
 
+    With `refresh`, each registration first passes the route to the relay node through it, so
+    a relay registered through a secure channel (`--at /project/NAME`) is registered again
+    through a new channel once the old one ended (the relay node restarted).
+
     Messages the relay forwards arrive here with this worker first on their onward route; it
     steps aside and routes them on. Replies to registrations come with nothing after it.
     """
 
     mailbox_size = 256
 
-    def __init__(self, relay_node: Route, registration: RelayRegistration) -> None:
+    def __init__(
+        self,
+        relay_node: Route,
+        registration: RelayRegistration,
+        *,
+        refresh: RouteRefresh | None = None,
+    ) -> None:
         self.registration = registration
         self.name = registration.name
         self.relay_node = relay_node
+        self.refresh = refresh
         self._service = relay_node + Route((local(RELAY_SERVICE),))
         self._events: trio.MemoryReceiveChannel[bytes | _CarrierDown]
         self._post, self._events = trio.open_memory_channel[bytes | _CarrierDown](8)
@@ -80,7 +98,7 @@ class RelayClient(Actor):
             name=self.name,
             remote_address=f"/service/{self.remote_address or RELAY_PREFIX + self.name}",
             worker_address=f"/service/{self.ctx.address.value}",
-            at=str(self.relay_node),
+            at=self.registration.at,
             status="up" if self.up else "down",
         )
 
@@ -117,8 +135,10 @@ class RelayClient(Actor):
             while pending:
                 action = pending.popleft()
                 if isinstance(action, SendRegister):
-                    if not await self.ctx.send_to(self._service, action.payload):
+                    reason = await self._refreshed()
+                    if reason is None and not await self.ctx.send_to(self._service, action.payload):
                         reason = f"cannot reach {self.relay_node}"
+                    if reason is not None:
                         pending.extend(registration.unreachable(reason, trio.current_time()))
                 elif isinstance(action, RelayUp):
                     watcher = await nursery.start(self._watch_carrier)
@@ -142,6 +162,19 @@ class RelayClient(Actor):
                 continue
             pending.extend(registration.timer(trio.current_time()))
 
+    async def _refreshed(self) -> str | None:
+        """Pass the route to the relay node through `refresh`; why it failed, if it did."""
+        if self.refresh is None:
+            return None
+        try:
+            fresh = await self.refresh(self.relay_node)
+        except OckamError as exc:
+            return f"cannot reach {self.registration.at}: {exc}"
+        if fresh != self.relay_node:
+            self.relay_node = fresh
+            self._service = fresh + Route((local(RELAY_SERVICE),))
+        return None
+
     async def _watch_carrier(
         self, *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -158,17 +191,26 @@ class RelayClient(Actor):
 
 
 async def start_relay(
-    node: Node, *, at: Route, name: str = "default", heartbeat: float = 5.0
+    node: Node,
+    *,
+    at: Route,
+    name: str = "default",
+    heartbeat: float = 5.0,
+    refresh: RouteRefresh | None = None,
+    label: str | None = None,
 ) -> RelayClient:
     """Register the relay `forward_to_<name>` on the relay service at the node `at` leads to.
 
     Returns once the relay service answered; the client then keeps the relay registered.
+    `refresh` renews `at` before each registration (see `RelayClient`); `label` is how the
+    relay's `at` is shown (default: `at`), e.g. ``/project/default`` as typed.
 
     Raises:
         RelayError: the name is invalid or the relay service refused it.
         TransportError: the relay node cannot be reached.
         RequestTimeout: the relay service did not answer in time.
     """
-    client = RelayClient(at, RelayRegistration(name, at=str(at), heartbeat=heartbeat))
+    registration = RelayRegistration(name, at=label or str(at), heartbeat=heartbeat)
+    client = RelayClient(at, registration, refresh=refresh)
     await node.start_actor(client, policy=TEMPORARY)
     return client

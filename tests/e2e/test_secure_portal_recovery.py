@@ -9,7 +9,7 @@ import signal
 import pytest
 import trio
 
-from ..transfer import data_server
+from ..transfer import data_server, echo_once
 from .conftest import Ockam, free_port, pid_alive
 
 pytestmark = pytest.mark.e2e
@@ -40,20 +40,8 @@ async def test_inlet_over_a_secure_channel_recovers_from_a_killed_relay(ockam: O
         port = server.port
         inlet_port = await trio.to_thread.run_sync(lambda: secure_portal(ockam, port))
 
-        async def echo_once() -> bytes:
-            """The echo of one new client, or b"" when the inlet closes it (or is too slow)."""
-            stream = await trio.open_tcp_stream("127.0.0.1", inlet_port)
-            async with stream:
-                try:
-                    await stream.send_all(b"Eping")
-                    with trio.move_on_after(2):
-                        return await stream.receive_some(100)
-                except trio.BrokenResourceError:
-                    pass  # the inlet reset the connection: its route does not work
-            return b""
-
         with trio.fail_after(10):
-            assert await echo_once() == b"ping"
+            assert await echo_once(inlet_port) == b"ping"
         pid = await trio.to_thread.run_sync(lambda: ockam.node_pid("relay"))
         os.kill(pid, signal.SIGKILL)
         with trio.fail_after(10):
@@ -63,7 +51,7 @@ async def test_inlet_over_a_secure_channel_recovers_from_a_killed_relay(ockam: O
         await trio.to_thread.run_sync(lambda: ockam.run("node", "start", "relay"))
         # A new connection through the same inlet works within 10 s of the relay's return.
         with trio.fail_after(10):
-            while await echo_once() != b"ping":
+            while await echo_once(inlet_port) != b"ping":
                 await trio.sleep(0.1)
         inlets = await trio.to_thread.run_sync(
             lambda: ockam.json("tcp-inlet", "list", "--at", "n2")

@@ -31,11 +31,13 @@ RESOLVED = [
     "/ip4/10.0.0.1/tcp/4000/service/hop/ip4/127.0.0.1/tcp/7000/service/uppercase",
     "/type/7/custom",
 ]
-# Texts the CLI must resolve first (/node, /secure, the piped `-`).
+# Texts the CLI or the node must resolve first (/node, /secure, /project, the piped `-`).
 UNRESOLVED = [
     "/worker/x",
     "/node/n1",
     "/secure/api",
+    "/project/default",
+    "/project/default/service/forward_to_n3/secure/api/service/outlet",
     "-",
     "-/service/outlet",
     "/node/n1/-/service/uppercase",
@@ -85,6 +87,11 @@ def test_worker_and_service_name_the_same_local_address() -> None:
     [
         ("/node/n1", [Segment("node", "n1")]),
         ("/secure/api", [Segment("secure", "api")]),
+        ("/project/default", [Segment("project", "default")]),
+        (
+            "/project/p1/service/forward_to_n3",
+            [Segment("project", "p1"), Segment("service", "forward_to_n3")],
+        ),
         ("-", [Segment("stdin")]),
         ("-/service/outlet", [Segment("stdin"), Segment("service", "outlet")]),
         (
@@ -100,7 +107,9 @@ def test_unresolved_segments(text: str, segments: list[Segment]) -> None:
     assert parsed.resolved is all(s.resolved for s in segments)
 
 
-@pytest.mark.parametrize("text", ["/node/n1", "/secure/api", "-", "-/service/outlet"])
+@pytest.mark.parametrize(
+    "text", ["/node/n1", "/secure/api", "/project/default", "-", "-/service/outlet"]
+)
 def test_route_parse_refuses_what_the_cli_must_resolve(text: str) -> None:
     with pytest.raises(RouteError, match="must be resolved before it can be used"):
         Route.parse(text)
@@ -115,6 +124,7 @@ def test_route_parse_refuses_what_the_cli_must_resolve(text: str) -> None:
         ("/service", "/service needs a name"),
         ("/service/", "/service needs a name"),
         ("/node/", "/node needs a name"),
+        ("/project", "/project needs a name"),
         ("/service/a#b", "/service needs a name"),
         ("/ip4/127.0.0.1", r"expected /ip4/HOST/tcp/PORT"),
         ("/ip4/127.0.0.1/udp/7000", r"expected /ip4/HOST/tcp/PORT"),
@@ -218,7 +228,7 @@ def test_short_address_round_trips(a: Address) -> None:
 
 
 _segments = st.one_of(
-    st.builds(Segment, st.sampled_from(["service", "worker", "node", "secure"]), _names),
+    st.builds(Segment, st.sampled_from(["service", "worker", "node", "secure", "project"]), _names),
     st.just(Segment("stdin")),
     st.builds(
         lambda host, port, ws: Segment("ip4", f"{host}:{port}", ws=ws), _ip4, _ports, st.booleans()
