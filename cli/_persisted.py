@@ -213,9 +213,10 @@ def forgetting(
     return removing
 
 
-RETRIED = frozenset({"relay", "tcp-connection"})
+RETRIED = frozenset({"relay", "tcp-connection", "tcp-inlet"})
 """Kinds that, when they cannot come back at start, are tried again in the background: what
-they reach (a relay node, a peer) may come up after this node does, as after a reboot."""
+they reach (a relay node, a peer, the project node an inlet's `/project/...` route opens a
+channel to) may come up after this node does, as after a reboot."""
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 """Seconds between the tries of a resource that did not come back; the last one repeats."""
@@ -231,8 +232,8 @@ async def restore(controller: NodeController, api: NodeApi, persistence: Persist
 
     One that cannot (its port is taken, its relay node is down) is logged in one line with
     the reason, keeps its row for the next start, and keeps no other from coming back; a
-    relay or a connection is tried again in the background (`RETRIED`) until it is back or
-    deleted. Those left after `RESTORE_BUDGET` seconds come back in the background.
+    relay, a connection or an inlet is tried again in the background (`RETRIED`) until it is
+    back or deleted. Those left after `RESTORE_BUDGET` seconds come back in the background.
     """
     rows = persistence.resources()
     deadline = trio.current_time() + RESTORE_BUDGET

@@ -148,12 +148,16 @@ async def serve_node(
     request."""
     _raise_descriptor_limit()
     async with open_node(name) as node:
-        bound = await node.tcp.listen(listener)
+        set_up = trio.Event()
+        bound = await node.tcp.listen(listener, accept_after=set_up)
         controller = api.controller(node, pid=os.getpid(), listener=bound.address)
         controller.identity_name = identity or ""
         controller.home = store.node_dir(name)
         for hook in api.setup:
             await hook(controller)
+        # Only now: a peer never meets a listener `api` the setup is about to replace (a
+        # project node's admits members only; an authority's believes its account authority).
+        set_up.set()
         persistence = Persistence(store, name)
         attach(controller, persistence)
         await _start_status_server(store, controller, persistence, http_server_port)

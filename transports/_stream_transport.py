@@ -33,14 +33,21 @@ class ListenerInfo(msgspec.Struct, frozen=True):
 
 class Listener(Actor):
     """An actor that accepts connections for a transport; `bound` is its real `host:port`
-    once it is ready."""
+    once it is ready. With `accept_after`, it is bound (its port known) at once but serves
+    no connection before that event is set: they wait in the kernel's backlog."""
 
     transport_name: ClassVar[str]
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, accept_after: trio.Event | None = None) -> None:
         self._host = host
         self._port = port
+        self._accept_after = accept_after
         self.bound = ""
+
+    async def _accepting(self) -> None:
+        """Return once connections may be served (`accept_after`)."""
+        if self._accept_after is not None:
+            await self._accept_after.wait()
 
     def info(self) -> ListenerInfo:
         """This listener as `tcp-listener list` shows it."""
@@ -69,17 +76,23 @@ class StreamTransport(ABC):
         """A worker that opens an outgoing connection to `peer` when started."""
 
     @abstractmethod
-    def _listener_for(self, host: str, port: int) -> Listener:
+    def _listener_for(self, host: str, port: int, accept_after: trio.Event | None) -> Listener:
         """A listener actor for `host:port`, not started yet."""
 
-    async def listen(self, address: str = "127.0.0.1:0") -> ListenerInfo:
+    async def listen(
+        self, address: str = "127.0.0.1:0", *, accept_after: trio.Event | None = None
+    ) -> ListenerInfo:
         """Start listening on `address` (`host:port`; port 0 picks a free one).
+
+        With `accept_after`, the port is bound when this returns, but no connection is served
+        before the event is set: a node binds its port, sets itself up, then takes
+        connections, so that none reaches a half set-up node.
 
         Raises:
             TransportError: the address is malformed, in use or not allowed.
         """
         host, port = split_host_port(address)
-        listener = self._listener_for(host, port)
+        listener = self._listener_for(host, port, accept_after)
         await self.node.start_actor(listener)
         return listener.info()
 

@@ -47,8 +47,10 @@ class TcpListener(Listener):
 
     transport_name = "tcp"
 
-    def __init__(self, transport: TcpTransport, host: str, port: int) -> None:
-        super().__init__(host, port)
+    def __init__(
+        self, transport: TcpTransport, host: str, port: int, *, accept_after: trio.Event | None
+    ) -> None:
+        super().__init__(host, port, accept_after=accept_after)
         self._transport = transport
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -57,6 +59,7 @@ class TcpListener(Listener):
             self._port = split_host_port(self.bound)[1]  # a restart keeps the port
             log.info("listening for TCP connections on %s", self.bound)
             task_status.started()
+            await self._accepting()
             while True:
                 try:
                     stream = await listener.accept()
@@ -89,8 +92,8 @@ class TcpTransport(StreamTransport):
     name = "tcp"
     listener_type = TcpListener
 
-    def _listener_for(self, host: str, port: int) -> TcpListener:
-        return TcpListener(self, host, port)
+    def _listener_for(self, host: str, port: int, accept_after: trio.Event | None) -> TcpListener:
+        return TcpListener(self, host, port, accept_after=accept_after)
 
     async def adopt(self, stream: trio.SocketStream) -> ConnectionInfo:
         """Run an accepted connection as a worker."""

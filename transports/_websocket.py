@@ -72,8 +72,15 @@ class WebSocketListener(Listener):
 
     transport_name = "ws"
 
-    def __init__(self, transport: WebSocketTransport, host: str, port: int) -> None:
-        super().__init__(host, port)
+    def __init__(
+        self,
+        transport: WebSocketTransport,
+        host: str,
+        port: int,
+        *,
+        accept_after: trio.Event | None,
+    ) -> None:
+        super().__init__(host, port, accept_after=accept_after)
         self._transport = transport
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -100,6 +107,7 @@ class WebSocketListener(Listener):
             task_status.started()
 
     async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
+        await self._accepting()
         try:
             connection = await request.accept()
             remote = connection.remote
@@ -124,8 +132,10 @@ class WebSocketTransport(StreamTransport):
     name = "ws"
     listener_type = WebSocketListener
 
-    def _listener_for(self, host: str, port: int) -> WebSocketListener:
-        return WebSocketListener(self, host, port)
+    def _listener_for(
+        self, host: str, port: int, accept_after: trio.Event | None
+    ) -> WebSocketListener:
+        return WebSocketListener(self, host, port, accept_after=accept_after)
 
     def _worker_for(self, peer: str) -> ConnectionWorker:
         host, port = split_host_port(peer)

@@ -134,3 +134,32 @@ async def test_the_project_node_killed_and_started_again_the_portal_serves_withi
         assert [(r["destination_address"], r["connection_status"]) for r in relays] == [
             ("/project/default", "Up")
         ]
+
+
+async def test_an_inlet_whose_project_node_is_down_at_start_comes_back_once_it_is_up(
+    homes: tuple[Ockam, Ockam, Ockam], tmp_path: Path
+) -> None:
+    admin, member, _ = homes
+    async with project_with_a_portal(admin, member, tmp_path) as (inlet_port, _):
+        with trio.fail_after(10):
+            assert await echo_once(inlet_port) == b"ping"
+
+        def restart_client_while_the_project_node_is_down() -> None:
+            admin.run("node", "stop", PROJECT_NODE)
+            member.run("node", "stop", "client")
+            member.run("node", "start", "client")  # its inlet cannot come back yet
+            admin.run("node", "start", PROJECT_NODE)
+
+        await trio.to_thread.run_sync(restart_client_while_the_project_node_is_down)
+        # Retried in the background (after 1, 2, 4 s...): no command brings it back.
+        with trio.fail_after(20):
+            while await echo_or_refused(inlet_port) != b"ping":
+                await trio.sleep(0.2)
+
+
+async def echo_or_refused(port: int) -> bytes:
+    """`echo_once`, or b"" while nothing listens on `port` (the inlet is not back yet)."""
+    try:
+        return await echo_once(port, patience=0.5)
+    except OSError:
+        return b""
