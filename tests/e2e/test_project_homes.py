@@ -54,7 +54,7 @@ async def project_with_a_portal(
 ) -> AsyncIterator[tuple[int, Path]]:
     """The admin enrolls and serves an echo server through node `server`'s outlet and relay
     at the project; the member joins by ticket and makes an inlet through the relay. Yields
-    the inlet's port and the project's JSON file."""
+    the inlet's port, once it serves, and the project's JSON file."""
     async with data_server() as server:
 
         def set_up() -> int:
@@ -79,6 +79,8 @@ async def project_with_a_portal(
             return int(bound.rpartition(":")[2])
 
         inlet_port = await trio.to_thread.run_sync(set_up)
+        with trio.fail_after(10):
+            assert await echo_once(inlet_port) == b"ping"
         yield inlet_port, tmp_path / "project.json"
 
 
@@ -87,8 +89,6 @@ async def test_a_member_by_ticket_reaches_the_portal_and_an_outsider_is_refused_
 ) -> None:
     admin, member, outsider = homes
     async with project_with_a_portal(admin, member, tmp_path) as (inlet_port, project):
-        with trio.fail_after(10):
-            assert await echo_once(inlet_port) == b"ping"
 
         def outsider_tries() -> tuple[str, str, str]:
             created = outsider.run("node", "create", "x", "--project", str(project))
@@ -113,8 +113,6 @@ async def test_the_project_node_killed_and_started_again_the_portal_serves_withi
 ) -> None:
     admin, member, _ = homes
     async with project_with_a_portal(admin, member, tmp_path) as (inlet_port, _):
-        with trio.fail_after(10):
-            assert await echo_once(inlet_port) == b"ping"
         pid = await trio.to_thread.run_sync(lambda: admin.node_pid(PROJECT_NODE))
         os.kill(pid, signal.SIGKILL)
         with trio.fail_after(10):
@@ -141,8 +139,6 @@ async def test_an_inlet_whose_project_node_is_down_at_start_comes_back_once_it_i
 ) -> None:
     admin, member, _ = homes
     async with project_with_a_portal(admin, member, tmp_path) as (inlet_port, _):
-        with trio.fail_after(10):
-            assert await echo_once(inlet_port) == b"ping"
 
         def restart_client_while_the_project_node_is_down() -> None:
             admin.run("node", "stop", PROJECT_NODE)
