@@ -111,6 +111,7 @@ class SocketIO(StreamIO):
         super().__init__(stream)
         self._raw = raw
         self._reads_in_a_row = 0
+        self._drained = False  # the last read took less than asked: the socket was empty
 
     def fileno(self) -> int | None:
         return self._raw.fileno()
@@ -134,10 +135,17 @@ class SocketIO(StreamIO):
 
     async def receive(self, size: int) -> bytes:
         # Bytes already there come without a checkpoint; a checkpoint every FAIR_READS reads
-        # in a row keeps a busy peer from starving the other tasks.
+        # in a row keeps a busy peer from starving the other tasks. After a short read the
+        # socket was empty: waiting first saves the `recv` that would fail (and its exception)
+        # on every message of a request-response exchange; if bytes came meanwhile, the wait
+        # returns after one pass of trio's scheduler.
+        if self._drained:
+            self._reads_in_a_row = 0
+            await trio.lowlevel.wait_readable(self._raw)
         while (data := self.receive_nowait(size)) is None:
             self._reads_in_a_row = 0
             await trio.lowlevel.wait_readable(self._raw)
+        self._drained = 0 < len(data) < size
         self._reads_in_a_row += 1
         if self._reads_in_a_row >= FAIR_READS:
             self._reads_in_a_row = 0
