@@ -236,8 +236,8 @@ class ConnectionWorker(Actor):
         self._scope.cancel()
 
     async def _reader(self, io: StreamIO, scope: trio.CancelScope) -> None:
-        decoder = WireDecoder()
         me = self.ctx.address
+        decoder = WireDecoder(via=me)  # replies go back through this connection
         send = self.ctx.node.router.send
         try:
             while True:
@@ -248,13 +248,7 @@ class ConnectionWorker(Actor):
                 messages = decoder.receive_data(data)
                 with frame_batch() if len(messages) > 1 else contextlib.nullcontext():
                     for message in messages:
-                        await send(
-                            LocalMessage(
-                                message.onward_route,
-                                message.return_route.prepend(me),
-                                message.payload,
-                            )
-                        )
+                        await send(message)
         except ProtocolError as exc:
             self._close_with(f"protocol error from {self.peer}: {exc}")
             log.warning("closing connection %s from %s: %s", me, self.peer, exc)
