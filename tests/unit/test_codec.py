@@ -123,6 +123,34 @@ def test_a_reused_read_buffer_does_not_change_what_was_received(
     assert received == messages
 
 
+def test_a_frame_split_between_reads_is_completed_from_the_next_one() -> None:
+    first, second = encode_message(_message(b"a" * 100)), encode_message(_message(b"b"))
+    decoder = WireDecoder()
+    assert decoder.receive_data(VERSION + first[:2]) == []  # half a header
+    assert decoder.receive_data(first[2:50]) == []  # the header, then part of the body
+    # The rest of the first frame, a whole second one and the start of a third in one read.
+    assert decoder.receive_data(first[50:] + second + first[:10]) == [
+        _message(b"a" * 100),
+        _message(b"b"),
+    ]
+    assert decoder.receive_data(first[10:]) == [_message(b"a" * 100)]
+
+
+def test_a_split_header_over_the_limit_is_refused_once_whole() -> None:
+    decoder = WireDecoder(max_frame_size=100)
+    assert decoder.receive_data(VERSION + _header(101)[:3]) == []
+    with pytest.raises(ProtocolError, match="a frame of 101 bytes is over the 100 byte limit"):
+        decoder.receive_data(_header(101)[3:] + b"x")
+
+
+def test_a_split_undecodable_frame_is_refused_once_whole() -> None:
+    decoder = WireDecoder()
+    assert decoder.receive_data(VERSION + _header(3) + b"\xc1") == []
+    with pytest.raises(ProtocolError, match="undecodable frame") as info:
+        decoder.receive_data(b"\xc1\xc1")
+    _assert_broken(decoder, info.value)
+
+
 @pytest.mark.parametrize("version", [0, 2, 0x80, 0xFF])
 def test_wrong_version_byte(version: int) -> None:
     decoder = WireDecoder()
