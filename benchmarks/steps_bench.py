@@ -28,6 +28,8 @@ from portals import Portals
 from secure import Identity, SecureChannels
 from transports import open_node
 
+from .routing_bench import echo
+
 SIZE = 64
 
 
@@ -61,14 +63,6 @@ class _Counter(trio.abc.Instrument):
         self.waits += 1
 
 
-async def _echo(stream: trio.SocketStream) -> None:
-    try:
-        while data := await stream.receive_some(65536):
-            await stream.send_all(data)
-    except trio.BrokenResourceError:
-        pass
-
-
 async def _round_trips(stream: trio.SocketStream, count: int) -> None:
     message = b"x" * SIZE
     for _ in range(count):
@@ -100,7 +94,7 @@ async def run(*, secure: bool, round_trips: int, connections: int) -> Report:
 
 async def _run(counter: _Counter, *, secure: bool, round_trips: int, connections: int) -> Report:
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(partial(trio.serve_tcp, _echo, 0, host="127.0.0.1"))
+        listeners = await nursery.start(partial(trio.serve_tcp, echo, 0, host="127.0.0.1"))
         target = f"127.0.0.1:{listeners[0].socket.getsockname()[1]}"
         async with (
             open_node("relay") as relay,
