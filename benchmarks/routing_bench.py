@@ -116,7 +116,8 @@ async def measure_routed(seconds: float, size: int) -> RoundTrips:
         return await _measure("trio-ockam: n1 → n2 hop → n3 uppercase", seconds, round_trip)
 
 
-async def _echo(stream: trio.SocketStream) -> None:
+async def echo(stream: trio.SocketStream) -> None:
+    """Send back every byte `stream` receives, until it ends (a `trio.serve_tcp` handler)."""
     try:
         while data := await stream.receive_some(65536):
             await stream.send_all(data)
@@ -129,7 +130,7 @@ async def measure_bare(seconds: float, size: int) -> RoundTrips:
     message = b"a" * size
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
-            partial(trio.serve_tcp, _echo, 0, host="127.0.0.1")
+            partial(trio.serve_tcp, echo, 0, host="127.0.0.1")
         )
         port = listeners[0].socket.getsockname()[1]
         stream = await trio.open_tcp_stream("127.0.0.1", port)  # TCP_NODELAY is trio's default

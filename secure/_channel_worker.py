@@ -73,6 +73,9 @@ class SecureChannelWorker(Actor):
         self._nursery: trio.Nursery | None = None
         self._timer = trio.CancelScope()
         self._subject_changed = trio.Event()
+        # Handling a message of that direction (in the mailbox loop, or in a sender's task).
+        self._sending = False
+        self._receiving = False
 
     # --- public ---------------------------------------------------------------------------
 
@@ -176,11 +179,42 @@ class SecureChannelWorker(Actor):
                     scope.shield = True
                     await self._send(goodbye)
 
+    async def try_handle_now(self, message: LocalMessage) -> bool:
+        """Encrypt or decrypt in the sender's task once the channel is established (the data
+        path: a portal's payloads and their replies), saving a task switch at each end.
+
+        During the handshake every message queues for the mailbox loop, as does a message
+        that comes while one of its direction is being handled (by the loop, or by a sender
+        waiting further on): so each direction's frames are encrypted, and delivered, in the
+        order they came. The two directions are independent (one key and counter each): a
+        portal that answers a delivered payload with a credit sends it through at once.
+        """
+        outgoing = message.onward_route.next == self.plaintext_address
+        if (
+            (self._sending if outgoing else self._receiving)
+            or self.machine.state is not ESTABLISHED
+            or self._stopped.is_set()
+        ):
+            return False
+        await self._handle(message, outgoing=outgoing)
+        return True
+
     async def handle_message(self, message: LocalMessage) -> None:
-        if message.onward_route.next == self.plaintext_address:
-            await self._from_plaintext_side(message)
+        await self._handle(message, outgoing=message.onward_route.next == self.plaintext_address)
+
+    async def _handle(self, message: LocalMessage, *, outgoing: bool) -> None:
+        if outgoing:
+            self._sending = True
+            try:
+                await self._from_plaintext_side(message)
+            finally:
+                self._sending = False
         else:
-            await self._from_ciphertext_side(message)
+            self._receiving = True
+            try:
+                await self._from_ciphertext_side(message)
+            finally:
+                self._receiving = False
 
     async def _from_plaintext_side(self, message: LocalMessage) -> None:
         onward = message.onward_route.pop_front()

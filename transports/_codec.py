@@ -58,25 +58,29 @@ def encode_message_into(message: LocalMessage, buffer: bytearray) -> None:
     buffer[start : start + _HEADER] = size.to_bytes(_HEADER, "big")
 
 
-def decode_body(body: bytes | memoryview) -> LocalMessage:
-    """The message in one frame body (without its length prefix)."""
+def decode_body(body: bytes | memoryview, *, via: Address | None = None) -> LocalMessage:
+    """The message in one frame body (without its length prefix); with `via`, that address
+    pushed onto its return route (the connection it came in by, so that replies go back)."""
     try:
         envelope = _decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"undecodable frame: {exc}") from None
-    return LocalMessage(Route(envelope.onward), Route(envelope.ret), envelope.payload)
+    ret = envelope.ret if via is None else (via, *envelope.ret)
+    return LocalMessage(Route(envelope.onward), Route(ret), envelope.payload)
 
 
 class WireDecoder:
     """Turns the bytes received on one connection into messages.
 
-    Feed it with `receive_data`; it returns every message completed so far. The first byte must
-    be `PROTOCOL_VERSION`. Any error leaves the decoder broken: every later call raises again.
+    Feed it with `receive_data`; it returns every message completed so far, each with `via`
+    (when given) pushed onto its return route. The first byte must be `PROTOCOL_VERSION`. Any
+    error leaves the decoder broken: every later call raises again.
     """
 
-    def __init__(self, *, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+    def __init__(self, *, max_frame_size: int = MAX_FRAME_SIZE, via: Address | None = None) -> None:
         self._buffer = bytearray()
         self._max = max_frame_size
+        self._via = via
         self._version_seen = False
         self._error: ProtocolError | None = None
 
@@ -103,21 +107,27 @@ class WireDecoder:
 
     def _receive(self, data: bytes | bytearray | memoryview) -> list[LocalMessage]:
         buffer = self._buffer
-        buffer += data
+        # With nothing held back, frames are decoded straight from `data` and only an
+        # incomplete last frame is copied; else `data` joins what is held back.
+        source = data
+        if buffer:
+            buffer += data
+            source = buffer
         start = 0
         if not self._version_seen:
-            if not buffer:
+            if not source:
                 return []
-            if buffer[0] != PROTOCOL_VERSION:
+            if source[0] != PROTOCOL_VERSION:
                 raise ProtocolError(
-                    f"protocol version {buffer[0]} is not supported (this node speaks "
+                    f"protocol version {source[0]} is not supported (this node speaks "
                     f"version {PROTOCOL_VERSION})"
                 )
             self._version_seen = True
             start = 1
         messages: list[LocalMessage] = []
-        end = len(buffer)
-        view = memoryview(buffer)
+        end = len(source)
+        via = self._via
+        view = memoryview(source)
         try:
             while end - start >= _HEADER:
                 size = int.from_bytes(view[start : start + _HEADER], "big")
@@ -128,10 +138,12 @@ class WireDecoder:
                 if end - start - _HEADER < size:
                     break
                 body_start = start + _HEADER
-                messages.append(decode_body(view[body_start : body_start + size]))
+                messages.append(decode_body(view[body_start : body_start + size], via=via))
                 start = body_start + size
+            if source is not buffer and start < end:
+                buffer += view[start:]
         finally:
             view.release()
-        if start:
+        if source is buffer and start:
             del buffer[:start]
         return messages

@@ -236,25 +236,21 @@ class ConnectionWorker(Actor):
         self._scope.cancel()
 
     async def _reader(self, io: StreamIO, scope: trio.CancelScope) -> None:
-        decoder = WireDecoder()
         me = self.ctx.address
+        decoder = WireDecoder(via=me)  # replies go back through this connection
         send = self.ctx.node.router.send
+        buffer = bytearray(READ_SIZE)  # every read goes here; the decoder copies what it keeps
+        view = memoryview(buffer)
         try:
             while True:
-                data = await io.receive(READ_SIZE)
-                if not data:
+                size = await io.receive_into(buffer)
+                if not size:
                     self._close_with(f"{self.peer} closed the connection")
                     break
-                messages = decoder.receive_data(data)
+                messages = decoder.receive_data(view[:size])
                 with frame_batch() if len(messages) > 1 else contextlib.nullcontext():
                     for message in messages:
-                        await send(
-                            LocalMessage(
-                                message.onward_route,
-                                message.return_route.prepend(me),
-                                message.payload,
-                            )
-                        )
+                        await send(message)
         except ProtocolError as exc:
             self._close_with(f"protocol error from {self.peer}: {exc}")
             log.warning("closing connection %s from %s: %s", me, self.peer, exc)

@@ -64,13 +64,19 @@ class StreamIO:
         while buffer:
             del buffer[: await self.send_some(buffer)]
 
-    async def receive(self, size: int) -> bytes:
-        """At most `size` bytes, waiting for some; b"" at the end of the stream."""
-        data = self.receive_nowait(size)
+    async def receive_into(self, buffer: bytearray) -> int:
+        """Read into the front of `buffer`, at most all of it, waiting for some bytes; how
+        many came (0 at the end of the stream). A reader keeps one buffer for all its reads:
+        a fresh `bytes` per read of hundreds of KiB costs more than the read (the allocator
+        maps and unmaps it each time)."""
+        size = len(buffer)
+        data: bytes | bytearray | None = self.receive_nowait(size)
         if data is None:
-            return bytes(await self.stream.receive_some(size))
-        await trio.lowlevel.checkpoint()
-        return data
+            data = await self.stream.receive_some(size)
+        else:
+            await trio.lowlevel.checkpoint()
+        buffer[: len(data)] = data
+        return len(data)
 
     def receive_nowait(self, size: int) -> bytes | None:
         """At most `size` bytes that need no wait, b"" at the end of the stream, or None."""
@@ -111,6 +117,7 @@ class SocketIO(StreamIO):
         super().__init__(stream)
         self._raw = raw
         self._reads_in_a_row = 0
+        self._drained = False  # the last read took less than asked: the socket was empty
 
     def fileno(self) -> int | None:
         return self._raw.fileno()
@@ -121,9 +128,14 @@ class SocketIO(StreamIO):
         except BlockingIOError:
             return 0
         except OSError as exc:
-            if self.closed:
-                raise trio.ClosedResourceError("the socket was closed") from None
-            raise trio.BrokenResourceError(f"socket send failed: {exc}") from exc
+            raise self._failed("send", exc) from exc
+
+    def _failed(
+        self, what: str, exc: OSError
+    ) -> trio.BrokenResourceError | trio.ClosedResourceError:
+        if self.closed:
+            return trio.ClosedResourceError("the socket was closed")
+        return trio.BrokenResourceError(f"socket {what} failed: {exc}")
 
     async def send_some(self, buffer: bytearray) -> int:
         while True:
@@ -132,17 +144,32 @@ class SocketIO(StreamIO):
             if sent or not buffer:
                 return sent
 
-    async def receive(self, size: int) -> bytes:
+    async def receive_into(self, buffer: bytearray) -> int:
         # Bytes already there come without a checkpoint; a checkpoint every FAIR_READS reads
-        # in a row keeps a busy peer from starving the other tasks.
-        while (data := self.receive_nowait(size)) is None:
+        # in a row keeps a busy peer from starving the other tasks. After a short read the
+        # socket was empty: waiting first saves the `recv` that would fail (and its exception)
+        # on every message of a request-response exchange; if bytes came meanwhile, the wait
+        # returns after one pass of trio's scheduler.
+        if self._drained:
             self._reads_in_a_row = 0
             await trio.lowlevel.wait_readable(self._raw)
+        while (size := self._recv_into(buffer)) is None:
+            self._reads_in_a_row = 0
+            await trio.lowlevel.wait_readable(self._raw)
+        self._drained = 0 < size < len(buffer)
         self._reads_in_a_row += 1
         if self._reads_in_a_row >= FAIR_READS:
             self._reads_in_a_row = 0
             await trio.lowlevel.checkpoint()
-        return data
+        return size
+
+    def _recv_into(self, buffer: bytearray) -> int | None:
+        try:
+            return self._raw.recv_into(buffer)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise self._failed("receive", exc) from exc
 
     def receive_nowait(self, size: int) -> bytes | None:
         try:
@@ -150,9 +177,7 @@ class SocketIO(StreamIO):
         except BlockingIOError:
             return None
         except OSError as exc:
-            if self.closed:
-                raise trio.ClosedResourceError("the socket was closed") from None
-            raise trio.BrokenResourceError(f"socket receive failed: {exc}") from exc
+            raise self._failed("receive", exc) from exc
 
     async def wait_readable(self, size: int) -> None:
         await trio.lowlevel.wait_readable(self._raw)

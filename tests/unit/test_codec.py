@@ -88,6 +88,69 @@ def test_round_trip_under_any_chunking(messages: list[LocalMessage], data: st.Da
     assert received == messages
 
 
+def test_via_is_pushed_onto_each_return_route() -> None:
+    connection = local("c" * 32)
+    message = _message()
+    frame = encode_message(message)
+    assert decode_body(frame[4:], via=connection) == LocalMessage(
+        message.onward_route, message.return_route.prepend(connection), message.payload
+    )
+    no_return = LocalMessage(route("echo"), Route(), b"")
+    decoder = WireDecoder(via=connection)
+    assert decoder.receive_data(VERSION + frame + encode_message(no_return)) == [
+        LocalMessage(message.onward_route, message.return_route.prepend(connection), b"hello"),
+        LocalMessage(route("echo"), Route((connection,)), b""),
+    ]
+
+
+@settings(max_examples=300)
+@given(st.lists(_messages, min_size=1, max_size=6), st.data())
+def test_a_reused_read_buffer_does_not_change_what_was_received(
+    messages: list[LocalMessage], data: st.DataObject
+) -> None:
+    # A reader may receive into one buffer again and again: what the decoder kept of an
+    # earlier read (a frame's first part) must be its own copy.
+    wire = VERSION + b"".join(encode_message(m) for m in messages)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=10)))
+    decoder = WireDecoder()
+    received: list[LocalMessage] = []
+    start = 0
+    for cut in [*cuts, len(wire)]:
+        chunk = bytearray(wire[start:cut])
+        received += decoder.receive_data(chunk)
+        chunk[:] = b"\xff" * len(chunk)
+        start = cut
+    assert received == messages
+
+
+def test_a_frame_split_between_reads_is_completed_from_the_next_one() -> None:
+    first, second = encode_message(_message(b"a" * 100)), encode_message(_message(b"b"))
+    decoder = WireDecoder()
+    assert decoder.receive_data(VERSION + first[:2]) == []  # half a header
+    assert decoder.receive_data(first[2:50]) == []  # the header, then part of the body
+    # The rest of the first frame, a whole second one and the start of a third in one read.
+    assert decoder.receive_data(first[50:] + second + first[:10]) == [
+        _message(b"a" * 100),
+        _message(b"b"),
+    ]
+    assert decoder.receive_data(first[10:]) == [_message(b"a" * 100)]
+
+
+def test_a_split_header_over_the_limit_is_refused_once_whole() -> None:
+    decoder = WireDecoder(max_frame_size=100)
+    assert decoder.receive_data(VERSION + _header(101)[:3]) == []
+    with pytest.raises(ProtocolError, match="a frame of 101 bytes is over the 100 byte limit"):
+        decoder.receive_data(_header(101)[3:] + b"x")
+
+
+def test_a_split_undecodable_frame_is_refused_once_whole() -> None:
+    decoder = WireDecoder()
+    assert decoder.receive_data(VERSION + _header(3) + b"\xc1") == []
+    with pytest.raises(ProtocolError, match="undecodable frame") as info:
+        decoder.receive_data(b"\xc1\xc1")
+    _assert_broken(decoder, info.value)
+
+
 @pytest.mark.parametrize("version", [0, 2, 0x80, 0xFF])
 def test_wrong_version_byte(version: int) -> None:
     decoder = WireDecoder()
@@ -144,9 +207,11 @@ def test_encoding_over_the_limit_is_refused_and_leaves_the_buffer(
     ],
 )
 def test_undecodable_frames(body: bytes) -> None:
-    decoder = WireDecoder()
+    for decoder in (WireDecoder(), WireDecoder(via=local("c" * 32))):
+        with pytest.raises(ProtocolError, match="undecodable frame"):
+            decoder.receive_data(VERSION + _header(len(body)) + body)
     with pytest.raises(ProtocolError, match="undecodable frame"):
-        decoder.receive_data(VERSION + _header(len(body)) + body)
+        decode_body(body, via=local("c" * 32))
 
 
 def _assert_broken(decoder: WireDecoder, error: ProtocolError) -> None:
