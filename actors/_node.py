@@ -54,12 +54,17 @@ class Node:
         name: the node's name.
         router: the routing table every message passes through.
         escalations: reports of actors that crashed past their restart limit.
+        entry: which first addresses a message that arrives over a transport connection may
+            have (None: any). A node that serves strangers admits them only to what
+            authenticates them (a project node: its secure channel listeners and the
+            ciphertext side of its channels); the connection drops the rest, with a log line.
     """
 
     def __init__(self, name: str, nursery: trio.Nursery) -> None:
         self.name = name
         self.router = Router()
         self.escalations: list[Escalation] = []
+        self.entry: Callable[[Address], bool] | None = None
         self._nursery = nursery
         self._registry = Registry()
         self._stopping = False

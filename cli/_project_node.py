@@ -38,7 +38,14 @@ from actors import (
     Route,
 )
 from portals import subject_source
-from secure import DEFAULT_LISTENER, Admit, CredentialRefresher, SecureChannels, Subject
+from secure import (
+    DEFAULT_LISTENER,
+    Admit,
+    CredentialRefresher,
+    SecureChannels,
+    Subject,
+    channels_only,
+)
 
 from ._controller import NodeController
 from ._node_files import read_node_file
@@ -172,8 +179,12 @@ async def start_project_node(controller: NodeController) -> None:
             f"node {node.name} is a node of project {config.project} but trusts no authority "
             "(its trust.json is missing): run `ockam enroll` again"
         )
-    # No channel is open yet: the listener `api` the trust set up gives way to one that
-    # admits members only.
+    # From a connection, only handshakes and encrypted frames: every other message must
+    # come out of a member's channel (relays, services, channel ends' plaintext sides, other
+    # transport addresses are out of reach of plain TCP).
+    node.entry = channels_only(node)
+    # No channel is open yet (the node accepts once set up): the listener `api` the trust
+    # set up gives way to one that admits members only.
     channels.delete_listener(DEFAULT_LISTENER)
     await channels.create_listener(DEFAULT_LISTENER, admit=members_only(config.project))
 

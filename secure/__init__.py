@@ -116,6 +116,7 @@ from ._enrollment import TicketRecord as TicketRecord
 from ._enrollment import TicketUnknownError as TicketUnknownError
 from ._enrollment import TicketUsedUpError as TicketUsedUpError
 from ._enrollment_sqlite import SqliteEnrollmentStore as SqliteEnrollmentStore
+from ._entry import channels_only as channels_only
 from ._handshake import MAX_MESSAGE_LEN as MAX_MESSAGE_LEN
 from ._handshake import HandshakeState as HandshakeState
 from ._identity import BINDING_CONTEXT as BINDING_CONTEXT

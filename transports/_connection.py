@@ -235,6 +235,17 @@ class ConnectionWorker(Actor):
         self._close_with(f"connection to {self.peer} lost: {exc}")
         self._scope.cancel()
 
+    def _refused(self, message: LocalMessage) -> None:
+        """Drop `message`, which the node's `entry` rule does not let in from a transport."""
+        self.ctx.node.router.dropped += 1
+        log.warning(
+            "dropped a message (%d bytes) from %s for %s: this node lets messages from a "
+            "connection reach only what authenticates them",
+            len(message.payload),
+            self.peer,
+            message.onward_route,
+        )
+
     async def _reader(self, io: StreamIO, scope: trio.CancelScope) -> None:
         me = self.ctx.address
         decoder = WireDecoder(via=me)  # replies go back through this connection
@@ -248,9 +259,15 @@ class ConnectionWorker(Actor):
                     self._close_with(f"{self.peer} closed the connection")
                     break
                 messages = decoder.receive_data(view[:size])
+                entry = self.ctx.node.entry
                 with frame_batch() if len(messages) > 1 else contextlib.nullcontext():
                     for message in messages:
-                        await send(message)
+                        if entry is None or (
+                            message.onward_route and entry(message.onward_route.next)
+                        ):
+                            await send(message)
+                        else:
+                            self._refused(message)
         except ProtocolError as exc:
             self._close_with(f"protocol error from {self.peer}: {exc}")
             log.warning("closing connection %s from %s: %s", me, self.peer, exc)

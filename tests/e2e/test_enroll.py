@@ -222,7 +222,7 @@ def test_the_project_node_refuses_a_secure_channel_to_a_non_member(ockam: Ockam)
         "--to", f"{secure_api(project)}/service/echo",
     )  # fmt: skip
     assert reason in refused
-    # Nor does its relay carry what comes in without a member's channel (plain TCP).
+    # Nor does plain TCP reach its relays: from a connection, only its channels are reachable.
     plain = f"/ip4/127.0.0.1/tcp/{port_of(project['access_route'])}"
     silent = error_line(
         ockam, "message", "send", "hi", "--from", "stranger", "--timeout", "2",
@@ -230,7 +230,7 @@ def test_the_project_node_refuses_a_secure_channel_to_a_non_member(ockam: Ockam)
     )  # fmt: skip
     assert "no reply from" in silent
     logged = ockam.out("node", "logs", "default-project")
-    assert "relay x of project default: dropped a message from no secure channel" in logged
+    assert "this node lets messages from a connection reach only what authenticates them" in logged
 
 
 def test_enroll_listens_where_the_flags_and_the_configuration_say(
