@@ -21,6 +21,8 @@ finds the channel end that carries it with `Node.actor_at` of its route's first 
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 import trio
 
@@ -297,6 +299,8 @@ class SecureChannelWorker(Actor):
             # Taken now, not in the task: a connection that goes down before the task runs
             # must still stop the channel (monitor() of a stopped worker is already set).
             self._nursery.start_soon(self._watch_carrier, self.ctx.node.monitor(first))
+        if self._nursery is not None and self.machine.settings.admit is not None:
+            self._nursery.start_soon(self._keep_admitted)
 
     async def _fail(self, error: RemoteProtocolError) -> None:
         if error.refusal is not None:
@@ -330,6 +334,25 @@ class SecureChannelWorker(Actor):
         log.info("secure channel %s: the connection carrying it went down; stopping", self._name)
         self.machine.close(tell_peer=False)
         self._stop("its connection went down")
+
+    async def _keep_admitted(self) -> None:
+        """A channel its listener admitted by a rule (`ChannelSettings.admit`, a project
+        node's members only) lasts while the rule holds: when the credential it was admitted
+        by lapses and no fresh one replaced it, the rule is asked again, and a refusal closes
+        the channel (and so the relays and portals it carries)."""
+        admit = self.machine.settings.admit
+        assert admit is not None
+        while True:
+            changed, expires = self._subject_changed, self.subject_expires
+            with trio.move_on_after(max(0.0, (expires or math.inf) - time.time())):
+                await changed.wait()
+                continue
+            reason = admit(self.subject(time.time()))
+            if reason is not None:
+                log.warning("secure channel %s: %s; closing", self._name, reason)
+                self.close(f"its credential expired: {reason}")
+                return
+            await changed.wait()
 
     async def _send(self, data: bytes) -> bool:
         return await self.ctx.send(

@@ -6,6 +6,7 @@ their targets: the control that shows each route is real."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +16,14 @@ import trio
 
 from actors import Address, Node, RequestTimeout, Route, local, route, start_relay
 from cli._project_node import members_only
-from secure import Identity, channels_only
+from secure import (
+    Identity,
+    SecureChannels,
+    SecureChannelWorker,
+    TrustContext,
+    channels_only,
+    issue_credential,
+)
 from transports import open_node
 
 from .test_relay_ciphertext import channels
@@ -104,3 +112,46 @@ async def test_without_the_rule_the_same_routes_get_through(target: str) -> None
         async with project(guarded=False) as p:
             reply = await p.stranger.request(stranger_routes(p)[target], b"in?", timeout=5)
             assert reply.payload == b"in?"
+
+
+@pytest.mark.parametrize("refreshed", [False, True], ids=["lapsed", "refreshed"])
+async def test_a_members_channel_lasts_while_its_credential_does(refreshed: bool) -> None:
+    authority = Identity.generate()
+    with trio.fail_after(20):
+        async with open_node("project") as node, open_node("n1") as n1_node:
+            to_project = await listen_route(node, "api")
+            project_side = channels(node, authority, {"ockam-role": "project"})
+            await project_side.create_listener("api", admit=members_only("default"))
+            n1 = SecureChannels(n1_node, N1, trust=member_trust(authority, ttl=2))
+            opened = await n1.create(to_project, authorized=[project_side.identifier])
+            (project_end,) = node.actors_of(SecureChannelWorker)
+            if refreshed:
+                fresh = member_trust(authority, ttl=3600).credential
+                assert fresh is not None
+                assert await n1.present_credential(fresh) == 1
+                # Past the first credential's expiry, the channel still carries messages.
+                await trio.sleep(3)
+                reply = await n1_node.request(
+                    Route.parse(opened.address) + route("echo"), b"still?", timeout=5
+                )
+                assert reply.payload == b"still?"
+                assert not project_end.stopped.is_set()
+            else:
+                # No fresh credential: the project node closes the channel, both ends stop.
+                await project_end.stopped.wait()
+                with pytest.raises(RequestTimeout):
+                    await n1_node.request(
+                        Route.parse(opened.address) + route("echo"), b"still?", timeout=1
+                    )
+                assert n1_node.actors_of(SecureChannelWorker) == []
+            for side in (n1, project_side):
+                await side.aclose()
+
+
+N1 = Identity.generate()
+
+
+def member_trust(authority: Identity, *, ttl: int) -> TrustContext:
+    """N1's trust in `authority`, with a member credential valid for `ttl` seconds."""
+    credential = issue_credential(authority, N1.identifier, {"m": "1"}, ttl=ttl, now=time.time())
+    return TrustContext([authority.public], credential=credential)
