@@ -25,6 +25,7 @@ valid. Run while the project is up, it reports the enrollment and changes nothin
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import uuid
 from collections.abc import Callable
@@ -36,7 +37,7 @@ import msgspec.yaml
 from cyclopts import App, Parameter
 from rich.markup import escape
 
-from actors import OckamError, split_host_port
+from actors import MultiAddr, OckamError, split_host_port
 from secure import ENROLLER_ROLE, ROLE_ATTRIBUTE, IdentityPublic
 
 from ._app import DEFAULT, Common, run, store, to_builtins
@@ -243,7 +244,10 @@ def _check_unchanged(
         PROJECT_FLAG: settings.relays[0].listener,
     }
     for flag, address in wanted.items():
-        if flag in current and split_host_port(address)[1] != 0 and address != current[flag]:
+        # Port 0 asks for whatever port the project has, but not for another host.
+        asked_host, asked_port = split_host_port(address)
+        has_host, has_port = split_host_port(current[flag])
+        if (asked_host, asked_port or has_port) != (has_host, has_port):
             raise OckamError(
                 f"project {settings.name} already listens on {current[flag]} ({flag} "
                 f"{address} cannot change it: its routes are in its members' tickets)"
@@ -329,7 +333,14 @@ def enroll(
     state = store()
     projects = ProjectStore(state)
     file = EnrollConfig() if config is None else read_enroll_config(config)
-    admin_name = identity or file.identity or default_identity(state.home)
+    settings = projects.self_hosted(PROJECT)
+    # Run again with no identity named, the project's admin asks (even if the default
+    # identity changed since), so that `ockam enroll` at boot brings the project back.
+    admin_name = (
+        identity
+        or file.identity
+        or (settings.admin_identity if settings is not None else default_identity(state.home))
+    )
     admin = _admin(state.home, admin_name)
     wanted = {
         flag: hostname_port(value, flag)
@@ -340,7 +351,6 @@ def enroll(
         if value is not None
     }
     host = public_address or file.public_address
-    settings = projects.self_hosted(PROJECT)
     created = settings is None
     if settings is None:
         other = projects.find(PROJECT)
@@ -469,8 +479,30 @@ def _report(output: EnrollOutput, admin_name: str, *, default: bool) -> list[str
             f"project up on a public address (`ockam enroll {AUTHORITY_FLAG} 0.0.0.0:PORT "
             f"{PROJECT_FLAG} 0.0.0.0:PORT --public-address HOST` in a fresh home)."
         )
+    for member in members:
+        listens = split_host_port(member.listener)[0]
+        if _is_loopback_host(listens) and not _is_loopback(member.route):
+            lines.append(
+                f"Warning: node {member.node} listens on {escape(member.listener)}, which "
+                f"other machines cannot reach, though its route says {escape(member.route)}: "
+                f"set it up with {AUTHORITY_FLAG} and {PROJECT_FLAG} on 0.0.0.0 or a public "
+                "address, in a fresh home."
+            )
     return lines
 
 
 def _is_loopback(route: str) -> bool:
-    return route.startswith(("/ip4/127.", "/dnsaddr/localhost:"))
+    """True when `route` starts at an address of this machine's loopback only."""
+    first = MultiAddr.parse(route).segments[0]
+    if first.kind not in ("ip4", "ip6", "dnsaddr"):
+        return False
+    return _is_loopback_host(split_host_port(first.value)[0])
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

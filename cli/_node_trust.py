@@ -172,8 +172,19 @@ def _project(state: StateStore, text: str) -> ProjectModel:
     projects = ProjectStore(state)
     if Path(text).expanduser().is_file() or "/" in text or text.endswith(".json"):
         project = read_project_file(str(Path(text).expanduser()))
-        projects.put(project)
-        return project
+        known = projects.find(project.name)
+        if known is None:
+            projects.put(project)
+            return project
+        if known.id != project.id:
+            raise ProjectError(
+                f"{text} is project {project.name} {project.id}, but this home has another "
+                f"project {project.name} ({known.id}): use `--project {project.name}`, or "
+                "import the file into a fresh home"
+            )
+        # The same project: what this home knows of it (a hosted project's record, a
+        # ticket's list of routes) stays.
+        return known
     return projects.get(text)
 
 
