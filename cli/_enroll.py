@@ -25,7 +25,6 @@ valid. Run while the project is up, it reports the enrollment and changes nothin
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import uuid
 from collections.abc import Callable
@@ -35,14 +34,15 @@ from typing import Annotated
 import msgspec
 import msgspec.yaml
 from cyclopts import App, Parameter
-from rich.markup import escape
+from rich.text import Text
 
-from actors import MultiAddr, OckamError, split_host_port
-from secure import ENROLLER_ROLE, ROLE_ATTRIBUTE, IdentityPublic
+from actors import OckamError, split_host_port
+from secure import ENROLLER_ROLE, RELAY_ATTRIBUTE, ROLE_ATTRIBUTE, IdentityPublic
 
 from ._app import DEFAULT, Common, run, store, to_builtins
 from ._authority_config import AuthorityConfig, api_route, read_config, write_config
 from ._config import ConfigError, hostname_port
+from ._enroll_output import AUTHORITY_FLAG, PROJECT_FLAG, EnrollOutput, enroll_report
 from ._feature import Feature
 from ._identity_store import (
     DEFAULT_IDENTITY,
@@ -56,7 +56,6 @@ from ._node_trust import TrustConfig, save_trust
 from ._project_node import (
     PROJECT_NODE_FILE,
     PROJECT_ROLE,
-    RELAY_ATTRIBUTE,
     ProjectNodeConfig,
     read_project_node,
     start_project_node,
@@ -81,9 +80,6 @@ PROJECT = "default"
 
 DEFAULT_ADDRESS = "127.0.0.1:0"
 """Where the project's nodes listen unless told: loopback, a free port chosen once."""
-
-AUTHORITY_FLAG = "--authority-tcp-listener-address"
-PROJECT_FLAG = "--project-tcp-listener-address"
 
 ADMIN_ATTRIBUTES = {ROLE_ATTRIBUTE: ENROLLER_ROLE, RELAY_ATTRIBUTE: "*"}
 """The admin's attributes: a pre-trusted enroller is an admin; it may create any relay."""
@@ -288,17 +284,6 @@ async def bring_up(state: StateStore, roles: list[Role], started: list[str]) -> 
         started.append(member.node)
 
 
-class EnrollOutput(msgspec.Struct, frozen=True):
-    """`ockam enroll --output json`."""
-
-    identity: str
-    project: ProjectModel
-    self_hosted: SelfHostedProject
-    created: bool
-    started: list[str]
-    attributes: dict[str, str]
-
-
 @enroll_app.default
 def enroll(
     *,
@@ -380,7 +365,7 @@ def enroll(
     started: list[str] = []
     try:
         run(lambda: bring_up(state, roles, started))
-    except BaseException:
+    except BaseException:  # Ctrl-C too: an interrupted first enroll leaves nothing behind
         if created:
             # A project that never came up is forgotten, nodes and all: the next `ockam
             # enroll` chooses its ports again (one may have been taken since it was chosen).
@@ -388,9 +373,9 @@ def enroll(
             projects.delete(PROJECT)
         raise
     output = EnrollOutput(admin, model, settings, created, started, dict(ADMIN_ATTRIBUTES))
-    pretty = _report(output, admin_name, default=_is_default(projects))
+    pretty = enroll_report(output, admin_name, default=_is_default(projects))
     printer.emit(
-        plain="\n".join(line.replace("[green]", "").replace("[/green]", "") for line in pretty),
+        plain="\n".join(Text.from_markup(line).plain for line in pretty),
         data=to_builtins(output),
         pretty="\n".join(pretty),
     )
@@ -426,83 +411,3 @@ def _roles(
 
 def _is_default(projects: ProjectStore) -> bool:
     return any(default for project, default in projects.all() if project.name == PROJECT)
-
-
-def _report(output: EnrollOutput, admin_name: str, *, default: bool) -> list[str]:
-    """What `ockam enroll` says, in Ockam's words where they fit a self-hosted project."""
-    settings = output.self_hosted
-    ok = "[green]✔︎[/green]"
-    lines = [
-        f"Enrolling identity {escape(admin_name)} with a self-hosted project on this machine..."
-    ]
-    if output.created:
-        lines += [
-            "No projects are defined on this machine.",
-            "Creating a project for you...",
-            f"{ok} Created project {settings.name}.",
-        ]
-    else:
-        lines.append(f"Found project {settings.name}.")
-    lines.append(
-        f"Project {settings.name} is self-hosted: its nodes run on this machine, "
-        "not in Ockam Orchestrator."
-    )
-    for what, member in [("Authority", settings.authority)] + [
-        ("Project node (relays)", relay) for relay in settings.relays
-    ]:
-        state = "started" if member.node in output.started else "running"
-        lines.append(
-            f"  {what}: node {member.node} ({state}), listening on {escape(member.listener)}, "
-            f"route {escape(member.route)}"
-        )
-    if default:
-        lines.append(f"{ok} Marked this project as your default project, on this machine.")
-    granted = ", ".join(f"{k}={v}" for k, v in sorted(output.attributes.items()))
-    lines.append(
-        f"{ok} Enrolled {output.identity} as the admin and first member of project "
-        f"{settings.name} ({granted})."
-        if output.created
-        else f"{ok} Identity {output.identity} is enrolled as the admin of project "
-        f"{settings.name} ({granted})."
-    )
-    if not output.created and not output.started:
-        lines.append("The project's nodes are running: nothing changed.")
-    lines += [
-        "",
-        "To let another machine join: run `ockam project ticket` here, then "
-        "`ockam project enroll TICKET` there; it must reach both routes above.",
-    ]
-    members = [settings.authority, *settings.relays]
-    if all(_is_loopback(member.route) for member in members):
-        lines.append(
-            "Both listen on this machine's loopback only: to serve other machines, set the "
-            f"project up on a public address (`ockam enroll {AUTHORITY_FLAG} 0.0.0.0:PORT "
-            f"{PROJECT_FLAG} 0.0.0.0:PORT --public-address HOST` in a fresh home)."
-        )
-    for member in members:
-        listens = split_host_port(member.listener)[0]
-        if _is_loopback_host(listens) and not _is_loopback(member.route):
-            lines.append(
-                f"Warning: node {member.node} listens on {escape(member.listener)}, which "
-                f"other machines cannot reach, though its route says {escape(member.route)}: "
-                f"set it up with {AUTHORITY_FLAG} and {PROJECT_FLAG} on 0.0.0.0 or a public "
-                "address, in a fresh home."
-            )
-    return lines
-
-
-def _is_loopback(route: str) -> bool:
-    """True when `route` starts at an address of this machine's loopback only."""
-    first = MultiAddr.parse(route).segments[0]
-    if first.kind not in ("ip4", "ip6", "dnsaddr"):
-        return False
-    return _is_loopback_host(split_host_port(first.value)[0])
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

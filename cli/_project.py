@@ -25,6 +25,7 @@ from cyclopts import Parameter
 from secure import (
     DEFAULT_TICKET_DURATION,
     ENROLLER_ROLE,
+    RELAY_ATTRIBUTE,
     ROLE_ATTRIBUTE,
     AuthorityClient,
     Credential,
@@ -65,9 +66,6 @@ T = TypeVar("T")
 
 project_app = command_group("project", "Import projects, make enrollment tickets, enroll.")
 FEATURE = Feature("project", commands=[project_app])
-
-RELAY_ATTRIBUTE = "ockam-relay"
-"""The attribute naming the relay a member may create at the project node (Ockam's)."""
 
 ProjectArgument = Annotated[
     str | None, Parameter(help="The project (default: the default project).")

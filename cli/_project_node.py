@@ -40,6 +40,7 @@ from actors import (
 from portals import subject_source
 from secure import (
     DEFAULT_LISTENER,
+    RELAY_ATTRIBUTE,
     Admit,
     CredentialRefresher,
     SecureChannels,
@@ -61,10 +62,6 @@ PROJECT_ROLE = "project"
 
 CREDENTIAL_WAIT = 10.0
 """Seconds a starting project node waits for its first credential from the authority."""
-
-RELAY_ATTRIBUTE = "ockam-relay"
-"""The attribute naming the relay a member may create at the project node (Ockam's); ``*``
-allows any name."""
 
 
 class ProjectNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -102,6 +102,7 @@ from ._credential_refresh import RefreshSchedule as RefreshSchedule
 from ._enrollment import DEFAULT_TICKET_DURATION as DEFAULT_TICKET_DURATION
 from ._enrollment import ENROLLER_ROLE as ENROLLER_ROLE
 from ._enrollment import PROJECT_ATTRIBUTE as PROJECT_ATTRIBUTE
+from ._enrollment import RELAY_ATTRIBUTE as RELAY_ATTRIBUTE
 from ._enrollment import ROLE_ATTRIBUTE as ROLE_ATTRIBUTE
 from ._enrollment import Enrollment as Enrollment
 from ._enrollment import EnrollmentError as EnrollmentError

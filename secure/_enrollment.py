@@ -42,6 +42,10 @@ from ._ticket import secret_hash
 ROLE_ATTRIBUTE = "ockam-role"
 """The attribute that gives a member a role (Ockam's ``OCKAM_ROLE_ATTRIBUTE_KEY``)."""
 
+RELAY_ATTRIBUTE = "ockam-relay"
+"""The attribute naming the relay a member may create at a project node (Ockam's); ``*``
+allows any name."""
+
 ENROLLER_ROLE = "enroller"
 """The role that lets a member make tickets and add members."""
 

@@ -26,7 +26,7 @@ class CountingRelay(RelayWorker):
     forwarded = 0
 
     async def handle_message(self, message: LocalMessage) -> None:
-        CountingRelay.forwarded += 1
+        self.forwarded += 1
         await super().handle_message(message)
 
 
@@ -55,6 +55,8 @@ async def test_the_authorize_hook_decides_and_the_factory_makes_the_relays() -> 
             assert isinstance(t["n2"].actor_at("forward_to_n3"), CountingRelay)
             reply = await t["n2"].request(route("forward_to_n3", "echo"), b"back", timeout=5)
             assert reply.payload == b"back"
-            assert CountingRelay.forwarded == 1
+            relay = t["n2"].actor_at("forward_to_n3")
+            assert isinstance(relay, CountingRelay)
+            assert relay.forwarded == 1
             assert [name for name, _ in seen] == ["other", "n3"]
             assert all(back for _, back in seen)  # the registration's return route
