@@ -107,8 +107,10 @@ class RelayService(Actor):
         self.make_relay = make_relay
 
     async def handle_message(self, message: LocalMessage) -> None:
+        nonce = ""
         try:
-            name = read_registration(message.payload)
+            request = read_registration(message.payload)
+            name, nonce = request.name, request.nonce
             if not message.return_route:
                 raise RelayError("a registration needs a return route")
             if self.authorize is not None:
@@ -118,9 +120,9 @@ class RelayService(Actor):
             address = await self._register(name, message.return_route)
         except RelayError as exc:
             log.warning("relay registration refused: %s", exc)
-            await self.ctx.reply(message, refusal(str(exc)))
+            await self.ctx.reply(message, refusal(str(exc), nonce))
             return
-        await self.ctx.reply(message, registered(address.value))
+        await self.ctx.reply(message, registered(address.value, nonce))
 
     async def _register(self, name: str, forward_route: Route) -> Address:
         address = local(RELAY_PREFIX + name)

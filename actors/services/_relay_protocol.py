@@ -1,7 +1,9 @@
 """The relay registration protocol: names, messages and their codec.
 
 A node that cannot accept connections asks a relay service on a reachable node for a name
-(`Register`); the service answers `Registered` with the relay's address, or `Refused`.
+(`Register`); the service answers `Registered` with the relay's address, or `Refused`. The
+answer repeats the registration's `nonce`: a relay's address reaches its registering client,
+so anyone who can send to the relay could otherwise make the client believe an answer.
 """
 
 from __future__ import annotations
@@ -26,21 +28,25 @@ class RelayError(OckamError):
 
 
 class Register(msgspec.Struct, frozen=True, tag="register", array_like=True):
-    """Ask the relay service for the relay `forward_to_<name>` back to the sender."""
+    """Ask the relay service for the relay `forward_to_<name>` back to the sender; the
+    answer repeats `nonce`."""
 
     name: str
+    nonce: str = ""
 
 
 class Registered(msgspec.Struct, frozen=True, tag="registered", array_like=True):
-    """The relay exists at `address` on the relay node."""
+    """The relay exists at `address` on the relay node (the answer to `nonce`)."""
 
     address: str
+    nonce: str = ""
 
 
 class Refused(msgspec.Struct, frozen=True, tag="refused", array_like=True):
-    """The relay service would not create the relay."""
+    """The relay service would not create the relay (the answer to `nonce`)."""
 
     reason: str
+    nonce: str = ""
 
 
 RelayMessage = Register | Registered | Refused
@@ -61,22 +67,24 @@ def decode_relay_message(data: bytes) -> RelayMessage:
         raise RelayError(f"not a relay protocol message: {exc}") from None
 
 
-def read_registration(payload: bytes) -> str:
-    """The relay name a `Register` asks for; a `RelayError` saying why not otherwise."""
+def read_registration(payload: bytes) -> Register:
+    """The `Register` in `payload`, its name checked; a `RelayError` saying why not otherwise."""
     request = decode_relay_message(payload)
     if not isinstance(request, Register):
         raise RelayError(f"expected a registration, got {type(request).__name__}")
-    return check_relay_name(request.name)
+    check_relay_name(request.name)
+    return request
 
 
-def registered(address: str) -> bytes:
-    """The relay service's answer: the relay is at `address`."""
-    return encode_relay_message(Registered(address))
+def registered(address: str, nonce: str = "") -> bytes:
+    """The relay service's answer to the registration of `nonce`: the relay is at `address`."""
+    return encode_relay_message(Registered(address, nonce))
 
 
-def refusal(reason: str) -> bytes:
-    """The relay service's answer: no relay, because of `reason`."""
-    return encode_relay_message(Refused(reason))
+def refusal(reason: str, nonce: str = "") -> bytes:
+    """The relay service's answer to the registration of `nonce`: no relay, because of
+    `reason`."""
+    return encode_relay_message(Refused(reason, nonce))
 
 
 def check_relay_name(name: str) -> str:

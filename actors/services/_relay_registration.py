@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import enum
 import math
+import secrets
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -31,7 +33,6 @@ from .._errors import OckamError, RequestTimeout, TransportError
 from ._relay_protocol import (
     Refused,
     Register,
-    Registered,
     RelayError,
     check_relay_name,
     decode_relay_message,
@@ -93,6 +94,9 @@ class Phase(enum.Enum):
 class RelayRegistration:
     """The registering side of one relay, `name`, as a state machine with one deadline.
 
+    Each attempt carries a fresh nonce (`nonce()`, random by default) and only an answer that
+    repeats it counts: others (late, or sent to the relay by someone else) are ignored.
+
     Attributes:
         up: the relay is registered (or being registered again after a heartbeat).
         address: the relay's address on the relay node, once registered.
@@ -107,6 +111,7 @@ class RelayRegistration:
         timeout: float = 5.0,
         min_backoff: float = 0.1,
         max_backoff: float = 1.0,
+        nonce: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         for label, value in (("heartbeat", heartbeat), ("timeout", timeout)):
             if not value > 0:
@@ -128,7 +133,8 @@ class RelayRegistration:
         self.deadline = math.inf
         self._ever_up = False
         self._backoff = min_backoff
-        self._register = encode_relay_message(Register(self.name))
+        self._new_nonce = nonce
+        self._nonce = ""
 
     # --- events --------------------------------------------------------------------------------
 
@@ -146,11 +152,13 @@ class RelayRegistration:
             answer = decode_relay_message(payload)
         except RelayError as exc:
             return self._fail("refused", f"unexpected answer from the relay service: {exc}", now)
-        if isinstance(answer, Refused):
-            return self._fail("refused", f"the relay service refused: {answer.reason}", now)
-        if not isinstance(answer, Registered):
+        if isinstance(answer, Register):
             reason = f"unexpected answer from the relay service: {type(answer).__name__}"
             return self._fail("refused", reason, now)
+        if answer.nonce != self._nonce:
+            return []  # not the answer to this attempt: from an earlier one, or forged
+        if isinstance(answer, Refused):
+            return self._fail("refused", f"the relay service refused: {answer.reason}", now)
         self.address = answer.address
         self.phase = Phase.REGISTERED
         self.deadline = now + self.heartbeat
@@ -190,7 +198,8 @@ class RelayRegistration:
     def _send(self, now: float) -> list[Action]:
         self.phase = Phase.REGISTERING
         self.deadline = now + self.timeout
-        return [SendRegister(self._register)]
+        self._nonce = self._new_nonce()
+        return [SendRegister(encode_relay_message(Register(self.name, self._nonce)))]
 
     def _fail(self, kind: FailureKind, reason: str, now: float) -> list[Action]:
         if not self._ever_up:

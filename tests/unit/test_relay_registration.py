@@ -20,11 +20,12 @@ from actors.services import (
     encode_relay_message,
 )
 
-REGISTERED = encode_relay_message(Registered("forward_to_n3"))
+NONCE = "a1"
+REGISTERED = encode_relay_message(Registered("forward_to_n3", NONCE))
 
 
 def machine(**kwargs: float) -> RelayRegistration:
-    return RelayRegistration("n3", at="/node/n2", **kwargs)
+    return RelayRegistration("n3", at="/node/n2", nonce=lambda: NONCE, **kwargs)
 
 
 def up(now: float = 0.0, **kwargs: float) -> RelayRegistration:
@@ -41,7 +42,7 @@ def test_start_sends_one_register_for_the_name_and_waits_timeout_for_the_answer(
     [action] = registration.start(100.0)
 
     assert isinstance(action, SendRegister)
-    assert decode_relay_message(action.payload) == Register("n3")
+    assert decode_relay_message(action.payload) == Register("n3", NONCE)
     assert registration.deadline == 105.0
     assert not registration.up
     with pytest.raises(RuntimeError, match="twice"):
@@ -72,7 +73,7 @@ def test_the_first_registration_fails_once_with_a_typed_error(
     registration.start(0.0)
 
     if event == "refused":
-        actions = registration.reply(encode_relay_message(Refused("taken")), 1.0)
+        actions = registration.reply(encode_relay_message(Refused("taken", NONCE)), 1.0)
     elif event == "garbage":
         actions = registration.reply(b"\xc1 not msgpack", 1.0)
     elif event == "unreachable":
@@ -150,7 +151,7 @@ def test_a_refusal_after_being_up_is_a_loss_not_the_end() -> None:
     registration = up(0.0, heartbeat=5.0)
     registration.timer(5.0)
 
-    [down] = registration.reply(encode_relay_message(Refused("forward_to_n3 is taken")), 5.1)
+    [down] = registration.reply(encode_relay_message(Refused("forward_to_n3 is taken", NONCE)), 5.1)
 
     assert isinstance(down, RelayDown)
     assert "refused" in down.reason
@@ -191,3 +192,23 @@ def test_bad_timings_are_refused_up_front(kwargs: dict[str, float], message: str
 def test_a_bad_name_is_refused_up_front() -> None:
     with pytest.raises(RelayError, match="invalid relay name"):
         RelayRegistration("no spaces", at="/node/n2")
+
+
+def test_an_answer_to_another_attempt_is_ignored_whatever_it_says() -> None:
+    attempts = iter(["first", "second"])
+    registration = RelayRegistration("n3", at="/node/n2", nonce=lambda: next(attempts))
+    [sent] = registration.start(0.0)
+    assert isinstance(sent, SendRegister)
+    assert decode_relay_message(sent.payload) == Register("n3", "first")
+    # Anyone who can send to the relay reaches its client: a forged refusal does nothing.
+    forged = encode_relay_message(Refused("go away", "guessed"))
+    assert registration.reply(forged, 1.0) == []
+    assert registration.reply(encode_relay_message(Registered("forward_to_n3")), 1.0) == []
+    answer = encode_relay_message(Registered("forward_to_n3", "first"))
+    assert registration.reply(answer, 1.0) == [RelayUp("forward_to_n3", first=True)]
+    # The heartbeat's attempt has a nonce of its own; the first one's answer is stale.
+    [again] = registration.timer(registration.deadline)
+    assert isinstance(again, SendRegister)
+    assert decode_relay_message(again.payload) == Register("n3", "second")
+    assert registration.reply(encode_relay_message(Refused("stale", "first")), 6.0) == []
+    assert registration.up
