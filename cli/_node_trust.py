@@ -398,11 +398,13 @@ async def membership(controller: NodeController) -> Membership:
     refresher = controller.node.actor_at(local(REFRESHER))
     if not isinstance(refresher, CredentialRefresher):
         refresher = None
-    if trust.credential is None and refresher is not None:
+    if trust.presentable() is None and refresher is not None:
         await _first_fetch(refresher)
-    if trust.credential is not None:
+    if trust.presentable() is not None:
         return Membership()
     if refresher is None:
+        if trust.credential is not None:
+            return Membership("its credential expired and it has no route to its authority")
         return Membership("it has no credential and no route to its authority")
     if refresher.last_error is None:
         return Membership(f"its authority did not answer within {MEMBERSHIP_WAIT:g} s")
