@@ -26,7 +26,8 @@ pytestmark = pytest.mark.e2e
 PROJECT_NODE = "default-project"
 THROUGH_RELAY = "/project/default/service/forward_to_server/service/outlet"
 BACK_WITHIN = 5.0
-"""Seconds the portal has, once the project node was started again, to carry a request."""
+"""Seconds the portal has, once the project node was started again (`node start` returned:
+the node listens, its credential fetched), to carry a request."""
 
 
 @pytest.fixture
