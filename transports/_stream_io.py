@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from typing import TypeVar
 
 import trio
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 FAIR_READS = 16
 """Reads in a row without a checkpoint before `receive` yields anyway."""
@@ -164,16 +169,15 @@ class SocketIO(StreamIO):
         return size
 
     def _recv_into(self, buffer: bytearray) -> int | None:
-        try:
-            return self._raw.recv_into(buffer)
-        except BlockingIOError:
-            return None
-        except OSError as exc:
-            raise self._failed("receive", exc) from exc
+        return self._nonblocking(self._raw.recv_into, buffer)
 
     def receive_nowait(self, size: int) -> bytes | None:
+        return self._nonblocking(self._raw.recv, size)
+
+    def _nonblocking(self, receive: Callable[[A], R], argument: A) -> R | None:
+        """`receive(argument)` on the socket; None when it has nothing to give now."""
         try:
-            return self._raw.recv(size)
+            return receive(argument)
         except BlockingIOError:
             return None
         except OSError as exc:
