@@ -24,7 +24,12 @@ class NodeStartError(OckamError):
 
 
 def pid_alive(pid: int) -> bool:
-    """True when `pid` is a live (not zombie) process."""
+    """True when `pid` is a live process: one of its threads is not a zombie.
+
+    A process killed with SIGKILL shows its main thread as a zombie while its other threads
+    (a node's worker threads) are still exiting, and those still hold its files: its
+    sockets, so its ports. It is gone only once every thread is.
+    """
     if pid <= 0:
         return False
     try:
@@ -34,10 +39,17 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
+        return True  # no /proc here: the signal says it exists
+    for thread in threads:
+        try:
+            stat = Path(f"/proc/{pid}/task/{thread}/stat").read_text()
+        except OSError:
+            continue  # that thread is gone
+        if stat.rpartition(")")[2].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def is_node_process(pid: int, name: str) -> bool:

@@ -12,6 +12,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from cli._process import pid_alive as pid_alive
+
 OCKAM = [sys.executable, "-m", "cli"]
 
 
@@ -73,19 +75,6 @@ def ockam(tmp_path: Path) -> Iterator[Ockam]:
         yield runner
     finally:
         runner.run("node", "delete", "--all", "--yes", check=False, timeout=120)
-
-
-def pid_alive(pid: int) -> bool:
-    """True when `pid` is a live, non-zombie process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def port_bound(port: int) -> bool:
