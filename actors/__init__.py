@@ -65,3 +65,4 @@ from .services import check_relay_name as check_relay_name
 from .services import make_service as make_service
 from .services import start_relay as start_relay
 from .services import start_service as start_service
+from .services import wait_any as wait_any

@@ -147,9 +147,10 @@ class SecureChannelWorker(Actor):
             ciphertext_address=f"/service/{self.ciphertext_address.value}",
         )
 
-    async def wait_settled(self) -> None:
-        """Return once the channel is established, or this end stopped without it."""
-        await self._settled.wait()
+    @property
+    def settled(self) -> trio.Event:
+        """Set once the channel is established, or this end stopped without it."""
+        return self._settled
 
     def close(self, reason: str = "closed") -> None:
         """Stop this end; the other end is told (`Close`) and stops too."""

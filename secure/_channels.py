@@ -26,6 +26,7 @@ from actors import (
     local,
     local_name,
     random_address,
+    wait_any,
 )
 
 from ._channel_info import SecureChannelInfo, SecureChannelListenerInfo, authorized_set
@@ -312,7 +313,7 @@ class SecureChannels:
             worker, random_address(), aliases=[random_address()], policy=TEMPORARY
         )
         with trio.move_on_at(deadline):
-            await _settled_or_gone(worker, gone)
+            await wait_any(worker.settled, *([gone] if gone is not None else []))
         if worker.established.is_set() and not worker.stopped.is_set():
             return worker.info()
         node.stop_actor(worker.ctx.address)
@@ -466,17 +467,3 @@ class SecureChannels:
         if isinstance(worker, SecureChannelWorker) and worker.plaintext_address.value == value:
             return worker
         return None
-
-
-async def _settled_or_gone(worker: SecureChannelWorker, gone: trio.Event | None) -> None:
-    """Return once `worker`'s handshake settled, or `gone` (its carrier stopped) is set."""
-    async with trio.open_nursery() as nursery:
-
-        async def settled() -> None:
-            await worker.wait_settled()
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(settled)
-        if gone is not None:
-            await gone.wait()
-            nursery.cancel_scope.cancel()

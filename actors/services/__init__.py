@@ -9,6 +9,7 @@ from ._builtin import make_service as make_service
 from ._builtin import start_service as start_service
 from ._relay import RelayService as RelayService
 from ._relay import RelayWorker as RelayWorker
+from ._relay import wait_any as wait_any
 from ._relay_client import RelayClient as RelayClient
 from ._relay_client import RelayInfo as RelayInfo
 from ._relay_client import RouteRefresh as RouteRefresh
